@@ -1,0 +1,52 @@
+# Two commands set up everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= config.example.toml
+# The test suite finds a local PostgreSQL by itself; set CALSYNC_TEST_POSTGRES_URL to use another.
+PG_PROBE_URL := postgresql+psycopg://postgres@127.0.0.1:5432/test
+# CI explores more hypothesis examples (the sync state machine runs 1,000).
+export HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamp files make re-runs fast: pip runs again only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	mkdir -p var
+	$(BIN)/calsync --config $(CONFIG) run
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-dev
+	@if [ -z "$$CALSYNC_TEST_POSTGRES_URL" ] && $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2).close()" 2>/dev/null; then \
+		echo "PostgreSQL answers on 127.0.0.1:5432: store tests run on it too"; \
+		export CALSYNC_TEST_POSTGRES_URL=$(PG_PROBE_URL); \
+	fi; \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+# The other benchmarks (bench/*.py) take their own flags; see bench/RESULTS.md for each command.
+bench: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/store_write.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,111 @@
+"""Events in the unified model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+#: An event boundary: an aware UTC ``datetime``, or a ``date`` for all-day events.
+#: All-day ends are exclusive, as in iCalendar and Cronofy.
+EventTime = datetime | date
+
+TRANSPARENCIES = ("opaque", "transparent")
+STATUSES = ("confirmed", "tentative", "cancelled")
+ATTENDEE_STATUSES = ("needs_action", "accepted", "declined", "tentative", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    email: str
+    display_name: str | None = None
+    status: str = "needs_action"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    description: str | None = None
+    lat: str | None = None
+    long: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventContent:
+    """What an event says, independent of where it is stored.
+
+    This is exactly the part that is fingerprinted: two versions with equal
+    content are the same event, whatever their etags say.
+    """
+
+    summary: str
+    start: EventTime
+    end: EventTime
+    #: The zone the event was written in; instants stay UTC, this is for display
+    #: and recurrence expansion (an RRULE repeats in local time).
+    tzid: str = "Etc/UTC"
+    description: str = ""
+    location: Location | None = None
+    attendees: tuple[Attendee, ...] = ()
+    organizer: Attendee | None = None
+    transparency: str = "opaque"
+    status: str = "confirmed"
+    #: RRULE / RDATE / EXDATE lines of a recurring master, verbatim iCalendar
+    #: content lines ("RRULE:FREQ=WEEKLY;COUNT=5"); empty for single events.
+    recurrence: tuple[str, ...] = ()
+    #: On an override of one occurrence: the occurrence's original start
+    #: (iCalendar RECURRENCE-ID, Google originalStartTime, Graph originalStart).
+    original_start: EventTime | None = None
+    url: str | None = None
+    color: str | None = None
+    private: bool = False
+
+    @property
+    def all_day(self) -> bool:
+        return not isinstance(self.start, datetime)
+
+    @property
+    def recurring(self) -> bool:
+        return bool(self.recurrence)
+
+    def fingerprint(self) -> str:
+        return content_fingerprint(self)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, tuple | list):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    slots = getattr(type(value), "__slots__", ())
+    return {name: _canonical(getattr(value, name)) for name in slots}
+
+
+def content_fingerprint(content: EventContent) -> str:
+    """A stable hash of the content; equal content gives an equal fingerprint."""
+    blob = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEvent:
+    """One event as a provider lists it: its content plus the remote identity."""
+
+    #: Opaque, unique within its remote calendar (Google id, Graph id, CalDAV
+    #: href, or href plus RECURRENCE-ID for an override inside one resource).
+    remote_id: str
+    content: EventContent
+    ical_uid: str | None = None
+    #: Version tag; may change without the content changing (we compare content).
+    etag: str | None = None
+    remote_updated: datetime | None = None
+    #: For an override or instance of a series: the master's ``remote_id``.
+    master_remote_id: str | None = None
+    #: Set on events calsync itself pushed (Google extendedProperties.private,
+    #: an X- property on CalDAV), so our own writes coming back are recognised.
+    origin_event_uid: str | None = field(default=None, compare=False)

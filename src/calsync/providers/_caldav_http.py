@@ -1,0 +1,124 @@
+"""Raw HTTP for the CalDAV provider, over the `caldav` library's session.
+
+The library does discovery; the sync and write requests are sent here so we
+see every status code and body ourselves (the library turns a 403 into an
+exception and loses the DAV:error body that says "invalid sync token").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+from caldav.davclient import DAVClient
+from caldav.lib import error as dav_error
+from caldav.lib.http_sync import requests as http_library
+
+from calsync.errors import (
+    CredentialsInvalid,
+    ProviderError,
+    RateLimited,
+    TransientProviderError,
+)
+
+#: Called before every request the provider sends itself: (method, url, body).
+#: Tests count multiget sizes with it; production leaves it None.
+RequestHook = Callable[[str, str, bytes], None]
+
+T = TypeVar("T")
+
+XML_HEADERS = {"Content-Type": 'application/xml; charset="utf-8"'}
+ICS_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("ETag") or self.headers.get("etag")
+
+
+class DavTransport:
+    def __init__(self, client: DAVClient, *, hook: RequestHook | None, timeout: float) -> None:
+        self.client = client
+        self.hook = hook
+        self.timeout = timeout
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """One request; maps 401, 429/503 and other 5xx (but not 507) to calsync errors."""
+        if self.hook is not None:
+            self.hook(method, url, body)
+        merged = {"User-Agent": "calsync", **(headers or {})}
+        try:
+            response = self.client.session.request(
+                method,
+                url,
+                data=body or None,
+                headers=merged,
+                auth=self.client.auth,
+                timeout=self.timeout,
+                verify=self.client.ssl_verify_cert,
+                allow_redirects=False,
+            )
+        except http_library.exceptions.RequestException as exc:
+            raise TransientProviderError(f"{method} {url}: {exc}") from exc
+        status = int(response.status_code or 0)
+        reply_headers = {k: v for k, v in response.headers.items()}
+        content = response.content or b""
+        if status == 401:
+            raise CredentialsInvalid(f"{method} {url}: the CalDAV server refused our credentials")
+        if status in (429, 503):
+            raise RateLimited(
+                f"{method} {url}: HTTP {status}",
+                retry_after=retry_after(reply_headers.get("Retry-After")),
+            )
+        if status >= 500 and status != 507:
+            raise TransientProviderError(f"{method} {url}: HTTP {status}")
+        return Reply(status=status, headers=reply_headers, body=content)
+
+
+def retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def library_call(what: str, call: Callable[[], T]) -> T:
+    """Run a `caldav` library call, turning its exceptions into calsync errors."""
+    try:
+        return call()
+    except dav_error.AuthorizationError as exc:
+        raise CredentialsInvalid(f"{what}: {exc}") from exc
+    except dav_error.RateLimitError as exc:
+        raise RateLimited(f"{what}: {exc}", retry_after=_float(exc)) from exc
+    except dav_error.DAVError as exc:
+        raise ProviderError(f"{what}: {exc}") from exc
+    except http_library.exceptions.RequestException as exc:
+        raise TransientProviderError(f"{what}: {exc}") from exc
+
+
+def _float(exc: Any) -> float | None:
+    value = getattr(exc, "retry_after_seconds", None) or getattr(exc, "retry_after", None)
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None

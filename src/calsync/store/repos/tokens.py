@@ -1,0 +1,100 @@
+"""Access and refresh tokens. Only a SHA-256 of each token is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from calsync.store.journal import Journal
+from calsync.store.models import AccessToken, Account
+from calsync.store.records import TokenRecord
+from calsync.store.sql import utcnow
+
+ACCESS = "access"
+REFRESH = "refresh"
+#: A recognisable prefix per kind, so a leaked token is easy to spot and scan for.
+PREFIXES = {ACCESS: "csa_", REFRESH: "csr_"}
+
+
+def token_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class TokenRepo:
+    def __init__(self, session: Session, journal: Journal) -> None:
+        self._session = session
+        self._journal = journal
+
+    def issue(self, account_pk: int, kind: str, ttl: timedelta | None) -> str:
+        """A new token for the account; returns the plaintext, which is never stored."""
+        if kind not in PREFIXES:
+            raise ValueError(f"unknown token kind {kind!r}")
+        self._journal.require_writable()
+        plaintext = PREFIXES[kind] + secrets.token_urlsafe(32)
+        now = utcnow()
+        self._session.add(
+            AccessToken(
+                account_id=account_pk,
+                kind=kind,
+                token_hash=token_hash(plaintext),
+                expires_at=None if ttl is None else now + ttl,
+                revoked=False,
+                created_at=now,
+            )
+        )
+        self._session.flush()
+        return plaintext
+
+    def resolve(self, plaintext: str, *, kind: str | None = None) -> TokenRecord | None:
+        """The live token (not expired, not revoked, of ``kind`` if given), or None."""
+        digest = token_hash(plaintext)
+        found = self._session.execute(
+            select(AccessToken, Account.sub)
+            .join(Account, Account.id == AccessToken.account_id)
+            .where(AccessToken.token_hash == digest)
+        ).first()
+        if found is None:
+            return None
+        row, sub = found
+        # The lookup is by index; compare again in constant time so that a
+        # collation or truncation quirk can never make a different token match.
+        if not hmac.compare_digest(row.token_hash, digest):
+            return None
+        if row.revoked or (kind is not None and row.kind != kind):
+            return None
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            return None
+        return TokenRecord(
+            pk=row.id,
+            account_pk=row.account_id,
+            sub=sub,
+            kind=row.kind,
+            expires_at=row.expires_at,
+            revoked=row.revoked,
+            created_at=row.created_at,
+        )
+
+    def revoke(self, plaintext: str) -> bool:
+        """Revoke one token; False if it was unknown."""
+        self._journal.require_writable()
+        result = self._session.execute(
+            update(AccessToken)
+            .where(AccessToken.token_hash == token_hash(plaintext))
+            .values(revoked=True)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def revoke_all(self, account_pk: int) -> int:
+        """Revoke every token of the account; returns how many were live."""
+        self._journal.require_writable()
+        result = self._session.execute(
+            update(AccessToken)
+            .where(AccessToken.account_id == account_pk, AccessToken.revoked.is_(False))
+            .values(revoked=True)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

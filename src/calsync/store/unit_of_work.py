@@ -1,0 +1,130 @@
+"""`Store` (one per process) and `UnitOfWork` (one per transaction)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from calsync.errors import StoreError
+from calsync.store import schema
+from calsync.store.engine import WRITER_OPTION, Backend, create_store_engine, parse_url
+from calsync.store.journal import Journal
+from calsync.store.repos import event_bulk
+from calsync.store.repos.accounts import AccountRepo, ProfileRepo
+from calsync.store.repos.calendars import CalendarRepo
+from calsync.store.repos.channels import ChannelRepo
+from calsync.store.repos.events import EventRepo
+from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
+from calsync.store.repos.provider_channels import ProviderChannelRepo
+from calsync.store.repos.tokens import TokenRepo
+
+
+class UnitOfWork:
+    """The repositories of one transaction, all bound to one session."""
+
+    def __init__(self, session: Session, *, writable: bool) -> None:
+        self._journal = Journal(session, writable=writable)
+        self.accounts = AccountRepo(session, self._journal)
+        self.profiles = ProfileRepo(session, self._journal)
+        self.calendars = CalendarRepo(session, self._journal)
+        self.events = EventRepo(session, self._journal)
+        self.tokens = TokenRepo(session, self._journal)
+        self.changes = ChangeLogRepo(session)
+        self.outbox = OutboxRepo(session, self._journal)
+        self.cursors = SyncCursorRepo(session, self._journal)
+        self.channels = ChannelRepo(session, self._journal)
+        self.provider_channels = ProviderChannelRepo(session, self._journal)
+
+    def _before_commit(self) -> None:
+        self._journal.finish()
+
+
+class Store:
+    """The database. Cheap to construct: the engine is created on first use."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._backend: Backend = parse_url(url)[1]
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def _get_engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine, _ = create_store_engine(self._url)
+            return self._engine
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision (``calsync db upgrade``)."""
+        with _store_errors(), self._writer().begin() as connection:
+            schema.upgrade(connection)
+
+    def ensure_current(self) -> None:
+        """Raise `StoreError` unless the schema is at the newest revision."""
+        with _store_errors(), self._get_engine().connect() as connection:
+            schema.ensure_current(connection)
+
+    @contextmanager
+    def write(self) -> Iterator[UnitOfWork]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        with (
+            _store_errors(),
+            Session(self._writer(), expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            uow = UnitOfWork(session, writable=True)
+            yield uow
+            uow._before_commit()
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        """A read-only transaction; rolled back at the end."""
+        # The session begins on first use and rolls back when it closes.
+        with _store_errors(), Session(self._get_engine()) as session:
+            yield UnitOfWork(session, writable=False)
+
+    def bulk_load_events(self, events: Iterable[event_bulk.BulkEvent], *, chunk: int = 5000) -> int:
+        """Benchmarks only: insert events in bulk, bypassing the change log and
+        outbox, then refresh planner statistics. See `calsync.store.repos.event_bulk`."""
+        with _store_errors():
+            with self._writer().begin() as connection:
+                loaded = event_bulk.load(connection, events, chunk)
+            engine = self._get_engine()
+            if self._backend == "postgresql":
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql("VACUUM ANALYZE events")
+            else:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+        return loaded
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    def _writer(self) -> Engine:
+        return self._get_engine().execution_options(**{WRITER_OPTION: True})
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Connection-level database failures become `StoreError`; the rest passes through."""
+    try:
+        yield
+    except sa_exc.OperationalError as exc:
+        raise StoreError(f"store unavailable: {exc.orig or exc}") from exc
+    except sa_exc.ProgrammingError as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            raise StoreError(f"the store is not migrated: {exc.orig or exc}") from exc
+        raise

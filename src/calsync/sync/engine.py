@@ -1,0 +1,449 @@
+"""`SyncEngine`: one account's sync pass, calendar by calendar.
+
+Per calendar: pull since the stored cursor (outside any transaction); then, in
+one write transaction, snapshot what the pull can touch (`apply.load_state`),
+`plan`, apply, and store the new cursor; then push pending local changes (each
+push committed on its own). A pull without a cursor (first sync, reconcile)
+lists the whole calendar: it is stored page by page as it arrives, inside one
+write transaction held across the pull, so memory stays bounded by a page
+(`calsync.sync.paged`); the cursor still commits with the data.
+
+Failures never corrupt the store nor drop a pending change:
+
+* `CursorExpired` -> the calendar is pulled again without a cursor (a full
+  reconcile; see the planner for what a complete listing may delete).
+* `RateLimited` / `TransientProviderError` -> the calendar records the error;
+  the account backs off (`Backoff`, per account). A rate limit stops the
+  account's pass at once, since every calendar shares the quota.
+* `CredentialsInvalid` -> the profile is marked disconnected (with a
+  ``profile_disconnected`` notification) and the pass stops.
+
+The transaction that completes a profile's first full sync also queues
+``profile_initial_sync_completed`` (`calsync.sync.milestones`).
+* A push refused as stale (`PreconditionFailed`) clears the cursor, so the
+  next pass reconciles and re-plans it under the conflict policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from calsync.config import AccountSettings, Settings
+from calsync.errors import (
+    CalsyncError,
+    CredentialsInvalid,
+    CursorExpired,
+    ProviderError,
+    RateLimited,
+    TransientProviderError,
+)
+from calsync.providers import registry
+from calsync.providers.base import Provider, PullPage, SyncWindow
+from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
+from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
+from calsync.sync.apply import ApplyResult, apply_plan, load_state
+from calsync.sync.backoff import Backoff
+from calsync.sync.discovery import ensure_profile, record_calendars, syncable_calendars
+from calsync.sync.milestones import after_calendar_synced, mark_disconnected
+from calsync.sync.paged import ListingAborted, store_listing
+from calsync.sync.planner import plan
+from calsync.sync.progress import ProgressSink
+from calsync.sync.push import push_pending
+from calsync.sync.report import AccountSyncReport, CalendarSyncOutcome
+from calsync.sync.state import Pulled, SyncPolicy
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PROFILE_DISCONNECTED", "PROFILE_INITIAL_SYNC_COMPLETED", "SyncEngine"]
+
+
+class ProviderFactoryFn(Protocol):
+    """`calsync.providers.registry.create`'s shape."""
+
+    def __call__(self, name: str, account_name: str, options: Mapping[str, Any]) -> Provider: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, CalsyncError):
+        return exc.message
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+class _PushFailed(Exception):
+    """The pull was stored but the push failed: keeps the pull's figures for the report."""
+
+    def __init__(self, partial: CalendarSyncOutcome, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.partial = partial
+        self.cause = cause
+
+
+class SyncEngine:
+    """Thread-safe across accounts; one pass per account at a time (the scheduler's job)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        provider_factory: ProviderFactoryFn = registry.create,
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._factory = provider_factory
+        self._clock = clock
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._backoffs: dict[str, Backoff] = {}
+        self._discovered_at: dict[str, datetime] = {}
+
+    # -- public entry points ------------------------------------------------------
+
+    def sync_account(
+        self,
+        account: AccountSettings,
+        *,
+        progress: ProgressSink | None = None,
+        allow_mass_delete: bool = False,
+    ) -> AccountSyncReport:
+        """One pass over the account's calendars. Never raises for provider or store
+        failures: the report (and each calendar's ``last_error``) says what failed."""
+        backoff = self.backoff(account.name)
+        if not backoff.ready(self._clock()):
+            return AccountSyncReport(
+                account.name,
+                error=f"backing off after failures until {backoff.not_before:%H:%M:%S}",
+                retry_at=backoff.not_before,
+                skipped=True,
+            )
+        try:
+            profile = ensure_profile(self.store, account)
+        except Exception as exc:
+            log.exception("account %r: cannot prepare the store", account.name)
+            return AccountSyncReport(account.name, error=describe(exc))
+        provider: Provider | None = None
+        try:
+            provider = self._factory(account.provider, account.name, account.options)
+            if self._discovery_due(account.name):
+                self._discover(provider, profile, account.name)
+            calendars = syncable_calendars(self.store, profile)
+            return self.sync_calendars(
+                account,
+                provider,
+                calendars,
+                profile=profile,
+                progress=progress,
+                allow_mass_delete=allow_mass_delete,
+            )
+        except Exception as exc:  # provider construction or discovery failed
+            return self._account_failure(account, profile, exc)
+        finally:
+            if provider is not None:
+                provider.close()
+
+    def discover(self, account: AccountSettings) -> None:
+        """Refresh the account's calendar list (the daemon runs it every
+        ``[sync] rediscover_interval``). Raises `ProviderError` after recording it."""
+        profile = ensure_profile(self.store, account)
+        provider = self._factory(account.provider, account.name, account.options)
+        try:
+            self._discover(provider, profile, account.name)
+        except CredentialsInvalid as exc:
+            self._mark_disconnected(profile, exc)
+            raise
+        finally:
+            provider.close()
+
+    def backoff(self, account_name: str) -> Backoff:
+        with self._lock:
+            backoff = self._backoffs.get(account_name)
+            if backoff is None:
+                backoff = self._backoffs[account_name] = Backoff(rng=self._rng)
+            return backoff
+
+    def sync_calendars(
+        self,
+        account: AccountSettings,
+        provider: Provider,
+        calendars: Sequence[CalendarRecord],
+        *,
+        profile: ProfileRecord | None = None,
+        progress: ProgressSink | None = None,
+        allow_mass_delete: bool = False,
+    ) -> AccountSyncReport:
+        """Sync the given calendars over an open provider (the caller closes it)."""
+        if profile is None:
+            profile = ensure_profile(self.store, account)
+        policy = SyncPolicy(
+            conflict=account.conflict,
+            max_delete_fraction=self.settings.sync.max_delete_fraction,
+            allow_mass_delete=allow_mass_delete,
+            expect_echoes=provider.capabilities.incremental and not provider.capabilities.read_only,
+            series_as_unit=provider.capabilities.series_as_unit,
+        )
+        outcomes: list[CalendarSyncOutcome] = []
+        retry_after: float | None = None
+        transient = False
+        for index, calendar in enumerate(calendars):
+            partial: CalendarSyncOutcome | None = None
+            try:
+                outcomes.append(self._sync_calendar(provider, calendar, policy, progress))
+                continue
+            except _PushFailed as failure:
+                exc: Exception = failure.cause
+                partial = failure.partial
+            except Exception as caught:
+                exc = caught
+            outcomes.append(self._calendar_failure(calendar, exc, partial))
+            if isinstance(exc, RateLimited | CredentialsInvalid):
+                rest = calendars[index + 1 :]
+                outcomes += [_not_synced(c, "not synced: " + exc.message) for c in rest]
+                if isinstance(exc, CredentialsInvalid):
+                    self._mark_disconnected(profile, exc)
+                    return AccountSyncReport(account.name, tuple(outcomes), error=exc.message)
+                retry_after, transient = exc.retry_after, True
+                break
+            transient |= isinstance(exc, TransientProviderError)
+        backoff = self.backoff(account.name)
+        retry_at = None
+        if transient:
+            retry_at = backoff.failure(self._clock(), retry_after=retry_after)
+        else:
+            backoff.success()
+            if not profile.connected:
+                with self.store.write() as uow:
+                    uow.profiles.set_connected(profile.pk, True)
+        return AccountSyncReport(account.name, tuple(outcomes), retry_at=retry_at)
+
+    # -- one calendar ---------------------------------------------------------------
+
+    def _sync_calendar(
+        self,
+        provider: Provider,
+        calendar: CalendarRecord,
+        policy: SyncPolicy,
+        progress: ProgressSink | None,
+    ) -> CalendarSyncOutcome:
+        assert calendar.remote_id is not None
+        with self.store.read() as uow:
+            stored = uow.cursors.get(calendar.pk)
+        pulled: Pulled | None = None
+        if stored is not None and stored.cursor is not None:
+            try:
+                pulled = self._pull(provider, calendar.remote_id, stored.cursor, progress)
+            except CursorExpired as exc:
+                log.info("calendar %s: %s; listing it whole", calendar.calendar_id, exc.message)
+        if pulled is None:
+            applied, pulled = self._store_listing(provider, calendar, policy, progress)
+        else:
+            applied = self._store_pull(calendar, pulled, policy)
+        if applied.aborted is not None:
+            log.error("calendar %s: %s", calendar.calendar_id, applied.aborted.reason)
+            return CalendarSyncOutcome(
+                calendar.calendar_id,
+                calendar.name,
+                ok=False,
+                error=applied.aborted.reason,
+                full_listing=pulled.from_scratch,
+                mass_delete_aborted=True,
+            )
+
+        outcome = CalendarSyncOutcome(
+            calendar.calendar_id,
+            calendar.name,
+            ok=True,
+            upserted=applied.upserted,
+            tombstoned=applied.tombstoned,
+            conflicts=len(applied.conflicts),
+            full_listing=pulled.from_scratch,
+        )
+        if provider.capabilities.read_only:
+            return outcome
+        try:
+            result = push_pending(self.store, provider, calendar, recreate=applied.recreate)
+        except Exception as exc:
+            raise _PushFailed(outcome, exc) from exc
+        if result.stale:
+            with self.store.write() as uow:
+                uow.cursors.clear(calendar.pk)
+        return replace(outcome, pushed=result.pushed)
+
+    def _store_pull(
+        self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy
+    ) -> ApplyResult:
+        """Plan and apply a pull made with a cursor, as one transaction."""
+        now = self._clock()
+        with self.store.write() as uow:
+            before = uow.cursors.get(calendar.pk)
+            actions = plan(load_state(uow, calendar.pk, pulled), pulled, policy)
+            applied = apply_plan(uow, calendar.pk, actions)
+            if applied.aborted is not None:
+                uow.calendars.set_sync_status(
+                    calendar.pk, last_sync_at=None, last_error=applied.aborted.reason
+                )
+            else:
+                self._record_synced(uow, calendar, before, pulled, now)
+        return applied
+
+    def _store_listing(
+        self,
+        provider: Provider,
+        calendar: CalendarRecord,
+        policy: SyncPolicy,
+        progress: ProgressSink | None,
+    ) -> tuple[ApplyResult, Pulled]:
+        """Pull the calendar from scratch and store it page by page (bounded
+        memory), data and cursor in one transaction (`calsync.sync.paged`)."""
+        assert calendar.remote_id is not None
+        pages = self._pages(provider, calendar.remote_id, None, progress)
+        try:
+            with self.store.write() as uow:
+                before = uow.cursors.get(calendar.pk)
+                applied, pulled = store_listing(uow, calendar.pk, pages, policy)
+                self._record_synced(uow, calendar, before, pulled, self._clock())
+            return applied, pulled
+        except ListingAborted as aborted:  # rolled back: record why on its own
+            with self.store.write() as uow:
+                uow.calendars.set_sync_status(
+                    calendar.pk, last_sync_at=None, last_error=aborted.abort.reason
+                )
+            return ApplyResult(aborted=aborted.abort), Pulled(from_scratch=True)
+        finally:
+            pages.close()
+
+    def _record_synced(
+        self,
+        uow: UnitOfWork,
+        calendar: CalendarRecord,
+        before: CursorRecord | None,
+        pulled: Pulled,
+        now: datetime,
+    ) -> None:
+        uow.calendars.set_sync_status(calendar.pk, last_sync_at=now, last_error=None)
+        if after_calendar_synced(uow, calendar, before, full_listing=pulled.full_listing):
+            log.info("profile %s: initial sync completed", calendar.profile_id)
+
+    def _pull(
+        self,
+        provider: Provider,
+        calendar_remote_id: str,
+        cursor: str | None,
+        progress: ProgressSink | None,
+    ) -> Pulled:
+        pulled = Pulled(from_scratch=cursor is None)
+        pages = self._pages(provider, calendar_remote_id, cursor, progress)
+        try:
+            for page in pages:
+                pulled = pulled.add(page)
+        finally:
+            pages.close()
+        if not pulled.final:
+            raise TransientProviderError("the provider's listing ended without its final page")
+        return pulled
+
+    def _pages(
+        self,
+        provider: Provider,
+        calendar_remote_id: str,
+        cursor: str | None,
+        progress: ProgressSink | None,
+    ) -> Generator[PullPage, None, None]:
+        """The pull's pages up to the final one, reported to ``progress``."""
+        started = False
+        try:
+            for page in provider.pull(calendar_remote_id, cursor, self._window()):
+                if progress is not None and not started:
+                    progress.start(page.expected_total)
+                    started = True
+                if progress is not None:
+                    progress.advance(len(page.changed) + len(page.deleted))
+                yield page
+                if page.final:
+                    return
+        finally:
+            if started and progress is not None:
+                progress.finish()
+
+    def _window(self) -> SyncWindow:
+        now = self._clock()
+        sync = self.settings.sync
+        return SyncWindow(
+            start=now - timedelta(days=sync.window_past_days),
+            end=now + timedelta(days=sync.window_future_days),
+        )
+
+    # -- discovery and failures -----------------------------------------------------
+
+    def _discovery_due(self, account_name: str) -> bool:
+        with self._lock:
+            last = self._discovered_at.get(account_name)
+        return last is None or self._clock() - last >= self.settings.sync.rediscover_interval
+
+    def _discover(self, provider: Provider, profile: ProfileRecord, account_name: str) -> None:
+        remotes = list(provider.list_calendars())
+        record_calendars(self.store, profile, remotes)
+        with self._lock:
+            self._discovered_at[account_name] = self._clock()
+
+    def _calendar_failure(
+        self,
+        calendar: CalendarRecord,
+        exc: BaseException,
+        partial: CalendarSyncOutcome | None = None,
+    ) -> CalendarSyncOutcome:
+        message = describe(exc)
+        if isinstance(exc, ProviderError):
+            log.warning("calendar %s: sync failed: %s", calendar.calendar_id, message)
+        else:
+            log.exception("calendar %s: sync failed unexpectedly", calendar.calendar_id)
+        try:
+            with self.store.write() as uow:
+                uow.calendars.set_sync_status(calendar.pk, last_sync_at=None, last_error=message)
+        except Exception:
+            log.exception("calendar %s: could not record the failure", calendar.calendar_id)
+        if partial is not None:  # pulled and stored fine; the push failed
+            return replace(partial, ok=False, error=message)
+        return CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=False, error=message)
+
+    def _account_failure(
+        self, account: AccountSettings, profile: ProfileRecord, exc: BaseException
+    ) -> AccountSyncReport:
+        message = describe(exc)
+        log.warning("account %r: sync failed: %s", account.name, message)
+        retry_at = None
+        try:
+            if isinstance(exc, CredentialsInvalid):
+                self._mark_disconnected(profile, exc)
+            elif isinstance(exc, RateLimited | TransientProviderError):
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                retry_at = self.backoff(account.name).failure(
+                    self._clock(), retry_after=retry_after
+                )
+            with self.store.write() as uow:
+                for calendar in uow.calendars.list_by_profile(profile.pk):
+                    uow.calendars.set_sync_status(
+                        calendar.pk, last_sync_at=None, last_error=message
+                    )
+        except Exception:
+            log.exception("account %r: could not record the failure", account.name)
+        return AccountSyncReport(account.name, error=message, retry_at=retry_at)
+
+    def _mark_disconnected(self, profile: ProfileRecord, exc: CredentialsInvalid) -> None:
+        with self.store.write() as uow:
+            mark_disconnected(uow, profile, exc.message)
+
+
+def _not_synced(calendar: CalendarRecord, why: str) -> CalendarSyncOutcome:
+    return CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=False, error=why)

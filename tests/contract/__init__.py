@@ -1,0 +1,1 @@
+"""Contract tests every provider passes: subclass `provider_contract.ProviderContract`."""

@@ -1,0 +1,1 @@
+"""Fake remote services over real HTTP, for integration tests and benchmarks."""

@@ -1,0 +1,188 @@
+"""``calsync account add google``, ``account list`` and ``keys rotate`` end to end,
+against the fake Google server over real HTTP.
+
+``account add`` runs as a real process whose browser is played by a script
+named in ``$BROWSER`` (Python's `webbrowser` runs it with the consent URL): it
+follows the fake's automatic consent to the CLI's loopback redirect, exactly
+as a browser would. The other commands run in-process through click's runner
+(same code, without paying the interpreter start-up a dozen times).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from calsync.cli.main import cli
+from calsync.providers import secrets_vault
+from calsync.store import Store
+from tests.fakes.google_calendar import GoogleCalendarFake
+from tests.fakes.google_testing import google_fake
+from tests.system.harness import REPO_ROOT
+
+__all__ = ["google_fake"]
+
+pytestmark = pytest.mark.slow
+
+BROWSER_SCRIPT = """#!{python}
+import sys
+import httpx
+
+reply = httpx.get(sys.argv[1], follow_redirects=True, trust_env=False, timeout=10)
+sys.exit(0 if reply.status_code == 200 else 1)
+"""
+
+
+@pytest.fixture
+def fake(google_fake: GoogleCalendarFake) -> GoogleCalendarFake:
+    google_fake.add_calendar("Work", calendar_id="work@example.com", primary=True)
+    return google_fake
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        '[store]\nurl = "sqlite:///state/calsync.db"\n'
+        '[api]\nlisten = "127.0.0.1:18081"\n'
+        '[logging]\nlevel = "warning"\n',
+        encoding="utf-8",
+    )
+    store = Store(f"sqlite:///{tmp_path / 'state' / 'calsync.db'}")
+    (tmp_path / "state").mkdir()
+    store.upgrade()
+    store.dispose()
+    browser = tmp_path / "browser"
+    browser.write_text(BROWSER_SCRIPT.format(python=sys.executable), encoding="utf-8")
+    browser.chmod(0o755)
+    yield tmp_path
+
+
+def calsync_process(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    env.update(
+        BROWSER=str(workdir / "browser"),
+        OAUTHLIB_INSECURE_TRANSPORT="1",  # the fake speaks plain http on loopback
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "calsync.cli.main",
+            "--config",
+            str(workdir / "calsync.toml"),
+            *args,
+        ],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _insecure_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+
+
+def calsync(workdir: Path, *args: str) -> Result:
+    return CliRunner().invoke(
+        cli, ["--config", str(workdir / "calsync.toml"), *args], catch_exceptions=False
+    )
+
+
+def decrypt(token_file: Path, key_file: Path) -> str:
+    keys = secrets_vault.load_keys(key_file.read_text(encoding="ascii"))
+    return secrets_vault.TokenVault(keys).decrypt(token_file.read_text(encoding="ascii").strip())
+
+
+def test_add_sync_disconnect_reconnect_and_rotate_keys(
+    workdir: Path, fake: GoogleCalendarFake
+) -> None:
+    (workdir / "client-secret").write_text(fake.client_secret + "\n", encoding="utf-8")
+    added = calsync_process(
+        workdir,
+        *("account", "add", "google", "--name", "work", "--client-id", fake.client_id),
+        *("--client-secret-file", "client-secret", "--timeout", "20"),
+        *("--auth-uri", fake.auth_uri, "--token-uri", fake.token_uri),
+    )
+    assert added.returncode == 0, added.stderr
+    token_file = workdir / "state" / "google-work.token"
+    key_file = workdir / "state" / "calsync-vault-key"
+    assert f"encrypted refresh token written to {token_file}" in added.stderr
+    assert f"created a new vault key in {key_file}" in added.stderr
+    assert fake.auth_uri in added.stderr  # the consent URL is printed for headless machines
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert token_file.read_text().startswith(secrets_vault.CIPHERTEXT_PREFIX)
+    first_token = decrypt(token_file, key_file)
+    assert first_token in fake.refresh_tokens
+    authorize = next(r for r in fake.requests if r.path == "/authorize")
+    assert authorize.query["code_challenge_method"] == "S256"
+    snippet = added.stdout
+    assert f'refresh_token_file = "{token_file}"' in snippet
+    assert f'vault_key_file = "{key_file}"' in snippet
+    assert f'token_uri = "{fake.token_uri}"' in snippet
+
+    # The printed table, pasted into the config, is a working account.
+    config = workdir / "calsync.toml"
+    config.write_text(
+        config.read_text() + snippet + f'api_endpoint = "{fake.api_endpoint}"\n', encoding="utf-8"
+    )
+    synced = calsync(workdir, "sync", "--once")
+    assert synced.exit_code == 0, synced.stderr
+    assert synced.stdout.strip() == "work: ok, 1 calendar(s)"
+    listed = calsync(workdir, "account", "list")
+    (row,) = listed.stdout.splitlines()[1:]
+    name, provider, enabled, sub, profile, state = row.split()
+    assert (name, provider, enabled, state) == ("work", "google", "yes", "connected")
+    assert sub.startswith("acc_") and profile.startswith("pro_")
+
+    # Google revokes the token: the pass fails and the profile shows disconnected.
+    fake.refresh_tokens.clear()
+    refused = calsync(workdir, "sync", "--once")
+    assert refused.exit_code == 1
+    assert "error: work: " in refused.stderr
+    assert "disconnected" in calsync(workdir, "account", "list").stdout
+    assert " disconnected " in calsync(workdir, "status").stdout
+
+    # Reconnecting needs only the name: client, token file and key come from the config.
+    again = calsync_process(
+        workdir, "account", "add", "google", "--name", "work", "--auth-uri", fake.auth_uri
+    )
+    assert again.returncode == 0, again.stderr
+    assert "created a new vault key" not in again.stderr
+    assert decrypt(token_file, key_file) in fake.refresh_tokens
+    assert calsync(workdir, "sync", "--once").exit_code == 0
+    assert "connected" in calsync(workdir, "account", "list").stdout.splitlines()[1].split()
+
+    # Rotate to a new key: the token opens with it, not with the old key alone.
+    refresh_token = decrypt(token_file, key_file)
+    new_key_file = workdir / "state" / "vault-key-2"
+    rotated = calsync(workdir, "keys", "rotate", "--new-key-file", str(new_key_file))
+    assert rotated.exit_code == 0, rotated.stderr
+    assert f"re-encrypted {token_file}" in rotated.stdout
+    assert f"generated a new key in {new_key_file}" in rotated.stdout
+    new_keys = secrets_vault.load_keys(new_key_file.read_text(encoding="ascii"))
+    old_keys = secrets_vault.load_keys(key_file.read_text(encoding="ascii"))
+    assert new_keys[1:] == old_keys  # the old key stays readable from the new file
+    stored = token_file.read_text(encoding="ascii").strip()
+    assert secrets_vault.TokenVault(new_keys[:1]).decrypt(stored) == refresh_token
+    with pytest.raises(Exception, match="cannot be decrypted"):
+        secrets_vault.TokenVault(old_keys).decrypt(stored)
+
+    # Pointing the account at the new key file keeps it working.
+    config.write_text(
+        config.read_text().replace(str(key_file), str(new_key_file)), encoding="utf-8"
+    )
+    assert calsync(workdir, "sync", "--once").exit_code == 0
