@@ -191,3 +191,28 @@ def test_account_delete_cascades(store: Store) -> None:
         assert uow.accounts.list() == []
         assert uow.events.list_calendar(cal.pk, include_deleted=True) == []
         assert uow.changes.count() == 0 and uow.outbox.count() == 0
+
+
+def test_calendar_changes_advance_the_account_version_and_events_continue_above_it(
+    store: Store,
+) -> None:
+    """``last_change_seq`` versions everything a read renders (the API read cache keys on it)."""
+    calendar = new_calendar(store)
+
+    def version() -> int:
+        with store.read() as uow:
+            return uow.accounts.get(calendar.account_pk).last_change_seq
+
+    created = version()
+    assert created >= 1  # the calendar's creation moved it
+    with store.write() as uow:
+        uow.calendars.update(calendar.pk, readonly=True)
+    assert version() == created + 1
+    with store.write() as uow:
+        uow.calendars.update(calendar.pk, readonly=False)
+        # In the same transaction an event write continues from the bumped value.
+        write = uow.events.upsert_managed(calendar.pk, "after", content())
+    assert write.event is not None and write.event.change_seq == created + 3 == version()
+    with store.write() as uow:
+        uow.calendars.soft_delete(calendar.pk)
+    assert version() == created + 4

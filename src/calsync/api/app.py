@@ -24,7 +24,12 @@ from calsync.api import accounts, auth_routes, calendars, health, metrics
 from calsync.api.deps import ApiServices, identify_token
 from calsync.api.errors import install_exception_handlers
 from calsync.api.limits import LimitsMiddleware
-from calsync.api.metrics import MetricsMiddleware, StoreCollector, StoreFigures
+from calsync.api.metrics import (
+    MetricsMiddleware,
+    ReadCacheCollector,
+    StoreCollector,
+    StoreFigures,
+)
 from calsync.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,6 +95,10 @@ def create_app(services: ApiServices) -> FastAPI:
     app.state.services = services
     services.metrics.add_store_collector(
         StoreCollector(read_figures=lambda: read_store_figures(services.store), now=services.now)
+    )
+    cache = services.read_cache
+    services.metrics.add_read_cache_collector(
+        ReadCacheCollector(lambda: (cache.hits, cache.misses, cache.size_bytes))
     )
     install_exception_handlers(app)
 

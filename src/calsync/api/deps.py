@@ -27,8 +27,9 @@ from starlette.concurrency import run_in_threadpool
 
 from calsync.api.limits import RateLimiter
 from calsync.api.metrics import ApiMetrics
+from calsync.api.read_cache import ReadCache
 from calsync.config import Settings
-from calsync.errors import AuthError, NotFound
+from calsync.errors import AuthError
 from calsync.store import Store
 from calsync.store.records import AccountRecord
 from calsync.store.repos.tokens import ACCESS, REFRESH
@@ -86,6 +87,8 @@ class ApiServices:
     #: The clock for token expiry and sync lag; tests inject a fake one.
     now: Callable[[], datetime] = utc_now
     handoff: TokenHandoff = field(default_factory=TokenHandoff)
+    #: Rendered read pages; off unless built from settings (see `build`).
+    read_cache: ReadCache = field(default_factory=lambda: ReadCache(0))
 
     @classmethod
     def build(
@@ -105,6 +108,7 @@ class ApiServices:
             limiter=limiter,
             metrics=metrics if metrics is not None else ApiMetrics(),
             now=now,
+            read_cache=ReadCache.of_mib(settings.api.read_cache_mb),
         )
 
 
@@ -142,17 +146,15 @@ def authenticate(services: ApiServices, token: str) -> AccountRecord | None:
     if not token.startswith(ACCESS_TOKEN_PREFIX) or len(token) > 256:
         return None
     with services.store.read() as uow:
-        record = uow.tokens.resolve(token, kind="access")
-        # The store checks expiry against the wall clock; the injected clock
-        # may run ahead of it (tests, or a replica whose clock is ahead).
-        if record is None or (
-            record.expires_at is not None and record.expires_at <= services.now()
-        ):
-            return None
-        try:
-            return uow.accounts.get(record.account_pk)
-        except NotFound:  # deleted between the two reads
-            return None
+        found = uow.tokens.resolve_account(token, kind="access")
+    if found is None:
+        return None
+    record, account = found
+    # The store checks expiry against the wall clock; the injected clock
+    # may run ahead of it (tests, or a replica whose clock is ahead).
+    if record.expires_at is not None and record.expires_at <= services.now():
+        return None
+    return account
 
 
 def identify_token(services: ApiServices, token: str) -> str | None:

@@ -15,6 +15,10 @@ tests can build many apps side by side and a scrape shows one app's numbers.
   guard refusing a sync), else 0. Every live calendar gets a sample, so an
   alert on ``== 1`` also sees the calendar recover.
 
+* ``calsync_api_read_cache_hits_total`` / ``_misses_total`` and
+  ``calsync_api_read_cache_bytes``: the rendered-page cache of the read
+  endpoints (`calsync.api.read_cache`).
+
 The store-backed figures are computed only when someone scrapes, by callables
 handed in at wiring time, so this module knows nothing about the store.
 
@@ -36,7 +40,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -96,6 +100,25 @@ class StoreCollector(Collector):
         yield error
 
 
+class ReadCacheCollector(Collector):
+    """Reads the cache's own counters on scrape (no lock on the request path)."""
+
+    def __init__(self, figures: Callable[[], tuple[int, int, int]]) -> None:
+        self._figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        hits, misses, size = self._figures()
+        yield CounterMetricFamily(
+            "calsync_api_read_cache_hits", "Read pages served from the cache.", value=hits
+        )
+        yield CounterMetricFamily(
+            "calsync_api_read_cache_misses", "Read pages rendered from the store.", value=misses
+        )
+        yield GaugeMetricFamily(
+            "calsync_api_read_cache_bytes", "Bytes of rendered pages held.", value=size
+        )
+
+
 class ApiMetrics:
     """The registry and the request metrics of one app."""
 
@@ -115,6 +138,9 @@ class ApiMetrics:
         )
 
     def add_store_collector(self, collector: StoreCollector) -> None:
+        self.registry.register(collector)
+
+    def add_read_cache_collector(self, collector: ReadCacheCollector) -> None:
         self.registry.register(collector)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:

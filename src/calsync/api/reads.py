@@ -18,13 +18,15 @@ its own (its master may not have changed), so incremental clients see it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.expand import Occurrence, expand_series, iter_single, occurrence_uid
@@ -287,13 +289,13 @@ def read_page(
     return PageResult(items, has_more, rows[-1].page_key if rows else None)
 
 
-def _respond(
+def _render(
     services: ApiServices,
     account: AccountRecord,
     query: ReadQuery,
     state: PageState,
     kind: str,
-) -> dict[str, Any]:
+) -> bytes:
     page_size = services.settings.api.page_size
     with services.store.read() as uow:
         result = read_page(uow, account, query, state, page_size, kind)
@@ -310,27 +312,60 @@ def _respond(
         }
         token = encode_token(payload, token_key(services))
         pages["next_page"] = f"{services.settings.api.base_url}/v1/{kind}/pages/{token}"
-    return {"pages": pages, kind: result.items}
+    # The bodies are plain JSON types already: no jsonable_encoder walk (it cost
+    # more than rendering the page); Starlette's JSONResponse encoding, as bytes.
+    return json.dumps(
+        {"pages": pages, kind: result.items},
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
 
 
-def _first_page(
-    request: Request, services: ApiServices, account: AccountRecord, kind: str
-) -> dict[str, Any]:
+async def _serve(
+    services: ApiServices,
+    account: AccountRecord,
+    query: ReadQuery,
+    state: PageState,
+    kind: str,
+) -> Response:
+    """The page from the read cache, else rendered in the thread pool (and kept).
+
+    Runs on the event loop so a hit costs no thread hop; see
+    `calsync.api.read_cache` for why the key cannot serve stale data.
+    """
+    key = (
+        account.pk,
+        account.last_change_seq,
+        account.email,
+        kind,
+        query,
+        state.current,
+        state.total,
+        tuple(state.after) if state.after is not None else None,
+    )
+    cache = services.read_cache
+    body = cache.get(key)
+    if body is None:
+        body = await run_in_threadpool(_render, services, account, query, state, kind)
+        cache.put(key, body)
+    return Response(content=body, media_type="application/json")
+
+
+def _first_query(request: Request, services: ApiServices) -> ReadQuery:
     params = {k: request.query_params.getlist(k) for k in request.query_params}
     sync = services.settings.sync
-    query = parse_read_query(
+    return parse_read_query(
         params,
         now=services.now(),
         past_days=sync.window_past_days,
         future_days=sync.window_future_days,
     )
-    # No COUNT: `settle_total` makes pycronofy's loop exact (see calsync.api.paging).
-    return _respond(services, account, query, PageState(1, 1, None), kind)
 
 
-def _next_page(
+def _page_of(
     token: str, services: ApiServices, account: AccountRecord, kind: str
-) -> dict[str, Any]:
+) -> tuple[ReadQuery, PageState]:
     payload = decode_token(token, token_key(services))
     if payload.get("a") != account.sub or payload.get("k") != kind:
         raise NotFound("unknown page")
@@ -339,28 +374,33 @@ def _next_page(
         state = PageState(int(payload["p"]), int(payload["t"]), list(payload["after"]))
     except (KeyError, TypeError, ValueError):
         raise NotFound("unknown page") from None
-    return _respond(services, account, query, state, kind)
+    return query, state
 
 
-# The bodies are plain JSON types already: JSONResponse skips FastAPI's
-# jsonable_encoder walk, which costs more than rendering a page of 100 events.
+# No COUNT on a first page: `settle_total` makes pycronofy's loop exact (see
+# calsync.api.paging).
+FIRST_PAGE = PageState(1, 1, None)
 
 
 @router.get("/v1/events", response_class=JSONResponse)
-def read_events(request: Request, auth: Auth, services: Services) -> JSONResponse:
-    return JSONResponse(_first_page(request, services, auth.account, EVENTS))
+async def read_events(request: Request, auth: Auth, services: Services) -> Response:
+    query = _first_query(request, services)
+    return await _serve(services, auth.account, query, FIRST_PAGE, EVENTS)
 
 
 @router.get("/v1/events/pages/{token}", response_class=JSONResponse)
-def read_events_page(token: str, auth: Auth, services: Services) -> JSONResponse:
-    return JSONResponse(_next_page(token, services, auth.account, EVENTS))
+async def read_events_page(token: str, auth: Auth, services: Services) -> Response:
+    query, state = _page_of(token, services, auth.account, EVENTS)
+    return await _serve(services, auth.account, query, state, EVENTS)
 
 
 @router.get("/v1/free_busy", response_class=JSONResponse)
-def read_free_busy(request: Request, auth: Auth, services: Services) -> JSONResponse:
-    return JSONResponse(_first_page(request, services, auth.account, FREE_BUSY))
+async def read_free_busy(request: Request, auth: Auth, services: Services) -> Response:
+    query = _first_query(request, services)
+    return await _serve(services, auth.account, query, FIRST_PAGE, FREE_BUSY)
 
 
 @router.get("/v1/free_busy/pages/{token}", response_class=JSONResponse)
-def read_free_busy_page(token: str, auth: Auth, services: Services) -> JSONResponse:
-    return JSONResponse(_next_page(token, services, auth.account, FREE_BUSY))
+async def read_free_busy_page(token: str, auth: Auth, services: Services) -> Response:
+    query, state = _page_of(token, services, auth.account, FREE_BUSY)
+    return await _serve(services, auth.account, query, state, FREE_BUSY)

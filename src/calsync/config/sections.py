@@ -90,6 +90,14 @@ API = Section(
             "page_size", KeyType.INT, 100, "Events per page of /v1/events.", minimum=1, maximum=1000
         ),
         Key(
+            "read_cache_mb",
+            KeyType.INT,
+            64,
+            "Memory for rendered pages of /v1/events and /v1/free_busy, in MiB; 0 turns "
+            "the cache off. A page is reused only while its account has not changed.",
+            minimum=0,
+        ),
+        Key(
             "max_body_bytes",
             KeyType.INT,
             1_048_576,

@@ -58,6 +58,8 @@ class ApiSettings:
     access_token_ttl: timedelta
     #: Older client secrets still signing notifications during a rotation.
     previous_client_secret_files: tuple[Secret, ...] = ()
+    #: Memory for the API's rendered-page cache, in MiB (0 = off).
+    read_cache_mb: int = 64
 
     @property
     def client_credentials_enabled(self) -> bool:

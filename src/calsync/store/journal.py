@@ -75,6 +75,18 @@ class Journal:
         account.last_change_seq = seq
         return updated, seq
 
+    def bump_version(self, account_pk: int) -> None:
+        """Advance the account's ``change_seq`` for a change that is not an event.
+
+        ``last_change_seq`` doubles as the version of everything the account's
+        reads render (the API's read cache keys on it), so calendar changes
+        that alter rendered events (read-only, deleted) must move it too. It
+        goes through the locked ORM row so a later `stamp` in the same
+        transaction continues from it; gaps in the sequence are harmless.
+        """
+        account = self.lock_account(account_pk)
+        account.last_change_seq += 1
+
     def record(
         self,
         row: Event | Any,

@@ -143,6 +143,7 @@ class CalendarRepo:
             updated_at=now,
         )
         self._session.add(row)
+        self._journal.bump_version(profile.account_id)
         self._session.flush()
         return calendar_record(row, profile)
 
@@ -174,6 +175,7 @@ class CalendarRepo:
             if value is not UNSET:
                 setattr(row, field, value)
         row.updated_at = utcnow()
+        self._journal.bump_version(row.account_id)
         self._session.flush()
         return self.get_by_pk(calendar_pk)
 
@@ -182,6 +184,7 @@ class CalendarRepo:
         row = self._row(calendar_pk)
         row.deleted = True
         row.updated_at = utcnow()
+        self._journal.bump_version(row.account_id)
         self._session.flush()
         return self.get_by_pk(calendar_pk)
 

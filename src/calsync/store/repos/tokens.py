@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from calsync.store.journal import Journal
 from calsync.store.models import AccessToken, Account
-from calsync.store.records import TokenRecord
+from calsync.store.records import AccountRecord, TokenRecord
+from calsync.store.repos.accounts import account_record
 from calsync.store.sql import utcnow
 
 ACCESS = "access"
@@ -78,6 +79,36 @@ class TokenRepo:
             revoked=row.revoked,
             created_at=row.created_at,
         )
+
+    def resolve_account(
+        self, plaintext: str, *, kind: str
+    ) -> tuple[TokenRecord, AccountRecord] | None:
+        """`resolve` and the token's account in one indexed query (the per-request auth path)."""
+        digest = token_hash(plaintext)
+        found = self._session.execute(
+            select(AccessToken, Account)
+            .join(Account, Account.id == AccessToken.account_id)
+            .where(AccessToken.token_hash == digest)
+        ).first()
+        if found is None:
+            return None
+        row, account = found
+        if not hmac.compare_digest(row.token_hash, digest):  # see `resolve`
+            return None
+        if row.revoked or row.kind != kind:
+            return None
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            return None
+        token = TokenRecord(
+            pk=row.id,
+            account_pk=row.account_id,
+            sub=account.sub,
+            kind=row.kind,
+            expires_at=row.expires_at,
+            revoked=row.revoked,
+            created_at=row.created_at,
+        )
+        return token, account_record(account)
 
     def revoke(self, plaintext: str) -> bool:
         """Revoke one token; False if it was unknown."""

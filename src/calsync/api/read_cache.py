@@ -1,0 +1,87 @@
+"""Rendered pages of ``/v1/events`` and ``/v1/free_busy``, reused while nothing changed.
+
+Rendering a page (rows to records, series expansion, JSON) costs several
+milliseconds of CPU; serving the same bytes again costs next to nothing. Apps
+poll: the same account asks the same question until something changes.
+
+**Why a hit is never stale.** The key holds the account's ``last_change_seq``
+as read by *this request's* token lookup. Every change a page can show moves
+that sequence in the same transaction: each event write through the journal's
+`stamp`, and each calendar create/update/delete through `bump_version`. The
+page is rendered by a read that starts after the lookup, so an entry filed
+under sequence N holds data at least as new as N, and a request that saw N
+gets that. Once a change commits, every later lookup sees a higher sequence
+and misses. The rest of the key is everything else the bytes depend on: the
+account's email (participation status), the resolved query (its window is
+already absolute, so "now" is inside it) and the page state. The page token's
+owner is checked before the cache is consulted.
+
+Entries are evicted least-recently-used beyond ``[api] read_cache_mb``;
+superseded versions simply age out. The cache is per process: replicas each
+keep their own, which costs only misses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+
+class ReadCache:
+    """A byte-bounded LRU map from page keys to response bodies; thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def of_mib(cls, mib: int) -> ReadCache:
+        return cls(mib * 1024 * 1024)
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> bytes | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            body = self._entries.get(key)
+            if body is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        # A body larger than a quarter of the budget would evict most of the
+        # cache for one page; it is simply not kept.
+        if not self.enabled or len(body) * 4 > self.max_bytes:
+            return
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous)
+            self._entries[key] = body
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
