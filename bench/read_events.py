@@ -151,11 +151,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def server(url: str, http: str) -> Iterator[tuple[str, int]]:
+def server(url: str, http: str, cache_mb: int) -> Iterator[tuple[str, int]]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url, "--port", str(port), "--http", http], cwd=ROOT
-    )
+    command = [sys.executable, __file__, "--serve", url, "--port", str(port), "--http", http]
+    proc = subprocess.Popen([*command, "--cache-mb", str(cache_mb)], cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -173,7 +172,7 @@ def server(url: str, http: str) -> Iterator[tuple[str, int]]:
         proc.wait(timeout=10)
 
 
-def serve(url: str, port: int, http: str) -> None:
+def serve(url: str, port: int, http: str, cache_mb: int) -> None:
     import uvicorn
 
     sys.path.insert(0, str(ROOT))
@@ -184,7 +183,12 @@ def serve(url: str, port: int, http: str) -> None:
 
     # A limit of 0 switches a window off: the bench measures reads, not the limiter.
     settings = make_settings(
-        url, f"http://127.0.0.1:{port}", port, rate_limit_per_second=0, rate_limit_per_minute=0
+        url,
+        f"http://127.0.0.1:{port}",
+        port,
+        rate_limit_per_second=0,
+        rate_limit_per_minute=0,
+        read_cache_mb=cache_mb,
     )
     app = create_app(ApiServices.build(settings, Store(url)))
     # "auto" is what the daemon uses: httptools + uvloop when installed
@@ -353,10 +357,10 @@ def load_average() -> float:
 
 
 def one_run(
-    url: str, store: Store, tenants: list[Tenant], args: argparse.Namespace
+    url: str, store: Store, tenants: list[Tenant], args: argparse.Namespace, cache_mb: int
 ) -> dict[str, float]:
     load_before = load_average()
-    with server(url, args.http) as (base, pid):
+    with server(url, args.http, cache_mb) as (base, pid):
         result = latency(base, url, store, tenants[0], args.requests)
         cpu_before = cpu_seconds(pid)
         result["rps"], done = throughput(
@@ -379,18 +383,22 @@ def bench_backend(backend: str, args: argparse.Namespace) -> None:
         raw = RawPage(url, tenants[0].account_pk)
         print(raw.explain(tenants[0].calendar_pks), flush=True)
         raw.close()
-        runs = []
+        modes = {"off": [0], "on": [64], "both": [0, 64]}[args.cache]
+        runs: dict[int, list[dict[str, float]]] = {mb: [] for mb in modes}
         for _ in range(args.runs):
-            runs.append(one_run(url, store, tenants, args))
-            print(backend, {k: round(v, 2) for k, v in runs[-1].items()}, flush=True)
+            for mb in modes:  # side by side: each run measures every mode in turn
+                runs[mb].append(one_run(url, store, tenants, args, mb))
+                print(backend, f"cache={mb}", {k: round(v, 2) for k, v in runs[mb][-1].items()})
         store.dispose()
-    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(
-        f"| {backend} | {args.events:,} | {load_s:.0f} | {med['p50_ms']:.1f} | {med['p99_ms']:.1f} "
-        f"| {med['raw_p50_ms']:.2f} | {med['repo_p50_ms']:.1f} | {med['ratio']:.1f}x "
-        f"| {med['rps']:.0f} | {med['cpu_ms']:.1f} | {med['load1']:.1f} |",
-        flush=True,
-    )
+    for mb, results in runs.items():
+        med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        print(
+            f"| {backend} | {'on' if mb else 'off'} | {args.events:,} | {load_s:.0f} "
+            f"| {med['p50_ms']:.2f} | {med['p99_ms']:.1f} | {med['raw_p50_ms']:.2f} "
+            f"| {med['repo_p50_ms']:.1f} | {med['ratio']:.1f}x | {med['rps']:.0f} "
+            f"| {med['cpu_ms']:.2f} | {med['load1']:.1f} |",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -409,15 +417,23 @@ def main() -> None:
         default="auto",
         help="uvicorn's HTTP stack: auto (httptools + uvloop when installed) or h11 + asyncio",
     )
+    parser.add_argument(
+        "--cache",
+        choices=["off", "on", "both"],
+        default="both",
+        help="the API read cache: off ([api] read_cache_mb = 0: every request renders "
+        "its page), on (the default 64 MiB), or both, side by side in each run",
+    )
+    parser.add_argument("--cache-mb", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.http)
+        serve(args.serve, args.port, args.http, args.cache_mb)
         return
     print(f"load average at start: {os.getloadavg()}", flush=True)
     print(
-        "| backend | events | load s | p50 ms | p99 ms | raw SQL p50 ms | repo p50 ms "
+        "| backend | cache | events | load s | p50 ms | p99 ms | raw SQL p50 ms | repo p50 ms "
         "| HTTP/raw | req/s | server CPU ms/req | load1 |",
         flush=True,
     )

@@ -116,6 +116,15 @@ def test_token_expiry_and_revocation(store: Store) -> None:
         one = uow.tokens.issue(cal.account_pk, "access", timedelta(hours=1))
         two = uow.tokens.issue(cal.account_pk, "refresh", timedelta(days=30))
         three = uow.tokens.issue(cal.account_pk, "access", None)
+    # The API's one-query auth path agrees with `resolve`.
+    found = store.resolve_access_token(one)
+    assert found is not None
+    with store.read() as uow:
+        assert found[1] == uow.accounts.get(cal.account_pk)
+    assert found[0] is not None and store.resolve_access_token(three) is not None
+    assert store.resolve_access_token(expired) is None
+    assert store.resolve_access_token(two) is None  # a refresh token never authenticates
+    assert store.resolve_access_token(one + "x") is None
     with store.write() as uow:
         assert uow.tokens.resolve(expired) is None
         assert uow.tokens.revoke(one) is True
@@ -125,6 +134,7 @@ def test_token_expiry_and_revocation(store: Store) -> None:
         assert uow.tokens.revoke_all(cal.account_pk) == 3  # expired, two, three
     with store.read() as uow:
         assert uow.tokens.resolve(two) is None and uow.tokens.resolve(three) is None
+    assert store.resolve_access_token(one) is None and store.resolve_access_token(three) is None
 
 
 def test_outbox_claim_lease_and_delivery(store: Store) -> None:

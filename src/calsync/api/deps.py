@@ -145,14 +145,13 @@ def authenticate(services: ApiServices, token: str) -> AccountRecord | None:
     """The account a live (known, unexpired, unrevoked) access token belongs to."""
     if not token.startswith(ACCESS_TOKEN_PREFIX) or len(token) > 256:
         return None
-    with services.store.read() as uow:
-        found = uow.tokens.resolve_account(token, kind="access")
+    found = services.store.resolve_access_token(token)
     if found is None:
         return None
-    record, account = found
+    expires_at, account = found
     # The store checks expiry against the wall clock; the injected clock
     # may run ahead of it (tests, or a replica whose clock is ahead).
-    if record.expires_at is not None and record.expires_at <= services.now():
+    if expires_at is not None and expires_at <= services.now():
         return None
     return account
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -14,7 +15,8 @@ from calsync.errors import StoreError
 from calsync.store import schema
 from calsync.store.engine import WRITER_OPTION, Backend, create_store_engine, parse_url
 from calsync.store.journal import Journal
-from calsync.store.repos import event_bulk
+from calsync.store.records import AccountRecord
+from calsync.store.repos import event_bulk, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
@@ -91,6 +93,17 @@ class Store:
         # The session begins on first use and rolls back when it closes.
         with _store_errors(), Session(self._get_engine()) as session:
             yield UnitOfWork(session, writable=False)
+
+    def resolve_access_token(self, plaintext: str) -> tuple[datetime | None, AccountRecord] | None:
+        """``(expires_at, account)`` of a live access token, else None: the API's
+        per-request auth, one query outside any unit of work (see `tokens.resolve_access`)."""
+        with _store_errors():
+            connection = self._get_engine().connect()
+            if self._backend == "postgresql":
+                # One statement needs no transaction: no BEGIN and ROLLBACK round trips.
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            with connection:
+                return tokens.resolve_access(connection, plaintext)
 
     def bulk_load_events(self, events: Iterable[event_bulk.BulkEvent], *, chunk: int = 5000) -> int:
         """Benchmarks only: insert events in bulk, bypassing the change log and
