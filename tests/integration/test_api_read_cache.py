@@ -6,6 +6,7 @@ Both servers run over the same store; every write goes through the cached one
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -146,3 +147,27 @@ def test_repeated_read_is_a_hit_until_the_account_changes(api_server: ApiServer)
         metrics = http.get("/metrics", headers=secret).text
         assert f"calsync_api_read_cache_hits_total {float(cache.hits)}" in metrics
         assert "calsync_api_read_cache_bytes " in metrics
+
+
+def test_sqlite_bounds_concurrent_renders_and_postgres_does_not(store_url: str) -> None:
+    with run_api_server(store_url, read_cache_mb=0) as server:
+        slots = server.services.render_slots
+        if server.store.backend == "postgresql":
+            assert slots is None
+            return
+        assert slots is not None
+        with httpx.Client(base_url=server.base_url, timeout=15) as http:
+            cal = create_app_calendar(http, "slots")
+            assert slots.acquire(blocking=False) and slots.acquire(blocking=False)
+            assert not slots.acquire(blocking=False)  # two slots, both held now
+            answers: list[int] = []
+            reader = threading.Thread(
+                target=lambda: answers.append(get(http, QUERIES[0], cal.access_token).status_code)
+            )
+            reader.start()
+            reader.join(0.5)
+            assert reader.is_alive() and answers == []  # waiting for a slot
+            slots.release()
+            reader.join(10)
+            slots.release()
+        assert answers == [200]

@@ -16,8 +16,10 @@ is cached across requests.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
@@ -89,6 +91,11 @@ class ApiServices:
     handoff: TokenHandoff = field(default_factory=TokenHandoff)
     #: Rendered read pages; off unless built from settings (see `build`).
     read_cache: ReadCache = field(default_factory=lambda: ReadCache(0))
+    #: Bounds concurrent page renders; see `render_slots_for`.
+    render_slots: threading.Semaphore | None = None
+
+    def render_slot(self) -> AbstractContextManager[object]:
+        return self.render_slots if self.render_slots is not None else nullcontext()
 
     @classmethod
     def build(
@@ -109,7 +116,22 @@ class ApiServices:
             metrics=metrics if metrics is not None else ApiMetrics(),
             now=now,
             read_cache=ReadCache.of_mib(settings.api.read_cache_mb),
+            render_slots=render_slots_for(store),
         )
+
+
+def render_slots_for(store: Store) -> threading.Semaphore | None:
+    """At most 2 page renders at once on SQLite; no bound on PostgreSQL.
+
+    On SQLite a render is pure CPU in this process (the database is a library
+    call), so more threads only fight over the GIL. `bench/read_events.py
+    --cache off` (wrk, 8 connections), two interleaved rounds: unbounded 81 and
+    110 req/s (10.6-14.2 ms CPU per request), two slots 113 and 161 req/s
+    (6.9-9.7 ms), one slot 123 and 143. Two keeps one slow page from stalling
+    every other read. On PostgreSQL a render mostly waits on the server, and
+    bounding it lowered throughput (120 -> 105 req/s with two).
+    """
+    return threading.BoundedSemaphore(2) if store.backend == "sqlite" else None
 
 
 # The dependencies below are `async def` on purpose: FastAPI runs every plain

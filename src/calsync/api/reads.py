@@ -297,7 +297,7 @@ def _render(
     kind: str,
 ) -> bytes:
     page_size = services.settings.api.page_size
-    with services.store.read() as uow:
+    with services.render_slot(), services.store.read() as uow:
         result = read_page(uow, account, query, state, page_size, kind)
     total = settle_total(state, result.has_more)
     pages: dict[str, Any] = {"current": state.current, "total": total}

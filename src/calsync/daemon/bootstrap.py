@@ -22,7 +22,7 @@ from calsync.providers import registry
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from calsync.api.deps import ApiServices
+    from calsync.api.deps import ApiServices, render_slots_for
     from calsync.store import Store
 
 
@@ -113,6 +113,7 @@ def build_services(settings: Settings, store: Store) -> ApiServices:
         store=store,
         limiter=ReloadableRateLimiter.from_settings(settings),
         read_cache=ReadCache.of_mib(settings.api.read_cache_mb),
+        render_slots=render_slots_for(store),
     )
     services.metrics.registry.register(ScrapeSafe(ChannelCollector(store), "channel"))
     return services
