@@ -213,8 +213,7 @@ def test_calendar_changes_advance_the_account_version_and_events_continue_above_
         with store.read() as uow:
             return uow.accounts.get(calendar.account_pk).last_change_seq
 
-    created = version()
-    assert created >= 1  # the calendar's creation moved it
+    created = version()  # a new calendar has no events: creating it changes no page
     with store.write() as uow:
         uow.calendars.update(calendar.pk, readonly=True)
     assert version() == created + 1

@@ -7,7 +7,8 @@ poll: the same account asks the same question until something changes.
 **Why a hit is never stale.** The key holds the account's ``last_change_seq``
 as read by *this request's* token lookup. Every change a page can show moves
 that sequence in the same transaction: each event write through the journal's
-`stamp`, and each calendar create/update/delete through `bump_version`. The
+`stamp`, and each calendar update or deletion through `bump_version` (a new
+calendar has no events yet, so it changes no page). The
 page is rendered by a read that starts after the lookup, so an entry filed
 under sequence N holds data at least as new as N, and a request that saw N
 gets that. Once a change commits, every later lookup sees a higher sequence

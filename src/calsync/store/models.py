@@ -62,6 +62,29 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, parse the stored text straight into an aware datetime.
+
+        A read page decodes ~600 of these; the generic path (the dialect's
+        parser, then `process_result_value`'s ``replace``) cost ~0.8 us each
+        against ~0.15 us here.
+        """
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value + "+00:00")  # stored as naive UTC
+            except ValueError:  # not the stored format (written by hand?): parse it as it is
+                parsed = datetime.fromisoformat(value)
+                return (
+                    parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+                )
+
+        return process
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

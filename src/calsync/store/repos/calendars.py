@@ -142,8 +142,8 @@ class CalendarRepo:
             created_at=now,
             updated_at=now,
         )
+        # No `bump_version`: a calendar without events changes no read page.
         self._session.add(row)
-        self._journal.bump_version(profile.account_id)
         self._session.flush()
         return calendar_record(row, profile)
 
