@@ -3,7 +3,11 @@
 Loads ``--events`` events (default 1,000,000) spread over ``--calendars``
 calendars (default 100) in ``--accounts`` application accounts (default 10)
 once per back end, then makes ``--runs`` measurement runs against it, each
-against a fresh ONE-worker uvicorn process (rate limits disabled):
+against a fresh ONE-worker uvicorn process (rate limits disabled). Each run
+measures every ``--cache`` mode in turn, side by side: ``off`` (``[api]
+read_cache_mb = 0``, so every request renders its page from the store) and
+``on`` (the default 64 MiB: after the first request per account, pages come
+from the read cache, which is what a polling app gets). Per mode:
 
 1. ``GET /v1/events`` (first page of 100, default window, include_managed) sent
    sequentially over one keep-alive connection (p50/p99), interleaved request
@@ -36,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -363,14 +368,58 @@ def one_run(
     with server(url, args.http, cache_mb) as (base, pid):
         result = latency(base, url, store, tenants[0], args.requests)
         cpu_before = cpu_seconds(pid)
-        result["rps"], done = throughput(
-            base, [t.token for t in tenants], args.connections, args.duration
+        hits_before = cache_counts(base)
+        stop = threading.Event()
+        writes: list[int] = []
+        writer = threading.Thread(
+            target=churn, args=(store, tenants, args.write_rate, stop, writes)
         )
+        if args.write_rate > 0:
+            writer.start()
+        try:
+            result["rps"], done = throughput(
+                base, [t.token for t in tenants], args.connections, args.duration
+            )
+        finally:
+            stop.set()
+            if writer.is_alive():
+                writer.join()
         # Server CPU per request: what bounds req/s on an otherwise idle core,
         # and far less sensitive to other jobs on the machine than wall time.
         result["cpu_ms"] = (cpu_seconds(pid) - cpu_before) / done * 1000
+        hits, misses = (a - b for a, b in zip(cache_counts(base), hits_before, strict=True))
+        result["hit_pct"] = 100 * hits / (hits + misses) if hits + misses else 0.0
+        result["writes_s"] = sum(writes) / args.duration
     result["load1"] = (load_before + load_average()) / 2
     return result
+
+
+def cache_counts(base: str) -> tuple[float, float]:
+    """The read cache's (hits, misses) from /metrics (the client secret is its bearer)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.fixtures.api import CLIENT_SECRET
+
+    headers = {"Authorization": f"Bearer {CLIENT_SECRET}"}
+    text = httpx.get(base + "/metrics", headers=headers, timeout=10).text
+    found = dict(re.findall(r"^calsync_api_read_cache_(hits|misses)_total (\S+)$", text, re.M))
+    return float(found.get("hits", 0)), float(found.get("misses", 0))
+
+
+def churn(
+    store: Store, tenants: list[Tenant], rate: float, stop: threading.Event, writes: list[int]
+) -> None:
+    """Event upserts at ``rate`` per second, round-robin over the accounts, while wrk reads:
+    each one changes its account's version, so its next read misses the cache."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    n = 0
+    while not stop.wait(1 / rate):
+        tenant = tenants[n % len(tenants)]
+        content = EventContent(summary=f"churn {n}", start=start, end=start + timedelta(minutes=30))
+        with store.write() as uow:
+            uow.events.upsert_managed(tenant.calendar_pks[0], f"churn-{n % 20}", content)
+        n += 1
+    writes.append(n)
 
 
 def bench_backend(backend: str, args: argparse.Namespace) -> None:
@@ -396,7 +445,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> None:
             f"| {backend} | {'on' if mb else 'off'} | {args.events:,} | {load_s:.0f} "
             f"| {med['p50_ms']:.2f} | {med['p99_ms']:.1f} | {med['raw_p50_ms']:.2f} "
             f"| {med['repo_p50_ms']:.1f} | {med['ratio']:.1f}x | {med['rps']:.0f} "
-            f"| {med['cpu_ms']:.2f} | {med['load1']:.1f} |",
+            f"| {med['cpu_ms']:.2f} | {med['hit_pct']:.1f} | {med['writes_s']:.1f} "
+            f"| {med['load1']:.1f} |",
             flush=True,
         )
 
@@ -424,6 +474,13 @@ def main() -> None:
         help="the API read cache: off ([api] read_cache_mb = 0: every request renders "
         "its page), on (the default 64 MiB), or both, side by side in each run",
     )
+    parser.add_argument(
+        "--write-rate",
+        type=float,
+        default=0.0,
+        help="event upserts per second (round-robin over the accounts) during the wrk "
+        "phase, so the read cache sees its pages invalidated as in real use",
+    )
     parser.add_argument("--cache-mb", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -434,7 +491,7 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}", flush=True)
     print(
         "| backend | cache | events | load s | p50 ms | p99 ms | raw SQL p50 ms | repo p50 ms "
-        "| HTTP/raw | req/s | server CPU ms/req | load1 |",
+        "| HTTP/raw | req/s | server CPU ms/req | cache hits % | writes/s | load1 |",
         flush=True,
     )
     for backend in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:

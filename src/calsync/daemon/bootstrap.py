@@ -22,7 +22,7 @@ from calsync.providers import registry
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from calsync.api.deps import ApiServices, render_slots_for
+    from calsync.api.deps import ApiServices
     from calsync.store import Store
 
 
@@ -103,7 +103,7 @@ def store_session(settings: Settings, *, migrated: bool = True) -> Iterator[Stor
 
 def build_services(settings: Settings, store: Store) -> ApiServices:
     """The API's services: a rate limiter a reload can retune, and the channel metrics."""
-    from calsync.api.deps import ApiServices
+    from calsync.api.deps import ApiServices, render_slots_for
     from calsync.api.read_cache import ReadCache
     from calsync.daemon.live_api import ReloadableRateLimiter, ScrapeSafe
     from calsync.notify.status import ChannelCollector
