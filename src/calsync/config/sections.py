@@ -30,6 +30,15 @@ STORE = Section(
             secret=True,
             example="db-password",
         ),
+        Key(
+            "history_retention",
+            KeyType.DURATION,
+            "30d",
+            "How long finished history is kept: sent or abandoned notifications, "
+            "consumed outbox rows and the change log (with each change's previous "
+            "version). Pruned hourly; anything still pending is never pruned.",
+            minimum=86400,
+        ),
     ],
 )
 

@@ -41,6 +41,8 @@ class StoreSettings:
     url: str
     #: The database password, when the URL's server needs one (never inline in ``url``).
     password_file: Secret | None = None
+    #: Finished history older than this is pruned (`Store.prune_history`).
+    history_retention: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,8 @@ class ReloadableRateLimiter(RateLimiter):
 
 #: ``[api]`` keys a reload applies without a restart.
 LIVE_API_KEYS = frozenset({"rate_limit_per_second", "rate_limit_per_minute"})
+#: Read by the retention job at each run (`calsync.daemon.retention`).
+LIVE_STORE_KEYS = frozenset({"history_retention"})
 
 
 def changed_keys(old: DataclassInstance, new: DataclassInstance) -> list[str]:
@@ -66,7 +68,7 @@ def changed_keys(old: DataclassInstance, new: DataclassInstance) -> list[str]:
 def restart_needed(old: Settings, new: Settings) -> list[str]:
     """``section.key`` of every changed setting that only a restart applies."""
     keys = [f"api.{k}" for k in changed_keys(old.api, new.api) if k not in LIVE_API_KEYS]
-    keys += [f"store.{k}" for k in changed_keys(old.store, new.store)]
+    keys += [f"store.{k}" for k in changed_keys(old.store, new.store) if k not in LIVE_STORE_KEYS]
     # The relay is rebuilt on reload; the API checks new channels with the old values.
     keys += [f"notify.{k} (for the API)" for k in changed_keys(old.notify, new.notify)]
     return keys

@@ -30,6 +30,7 @@ from calsync.daemon import bootstrap
 from calsync.daemon.jobs import SyncJobs
 from calsync.daemon.live_api import ReloadableRateLimiter, restart_needed
 from calsync.daemon.relay_thread import RelayThread
+from calsync.daemon.retention import register_retention_job
 from calsync.daemon.scheduling import SyncScheduler
 from calsync.daemon.sdnotify import SdNotifier, WatchdogPinger
 from calsync.daemon.server import ApiServer
@@ -134,6 +135,7 @@ class Daemon:
                 engine_trigger(push, lambda: self.engine, lambda: self.settings),
             )
             install_provider_push(app, push, on_push)
+            register_retention_job(scheduler.aps, store, lambda: self.settings)
             relay = RelayThread(store, settings)
             running = _Running(store, services, scheduler, relay)
             server.start()

@@ -16,7 +16,7 @@ from calsync.store import schema
 from calsync.store.engine import WRITER_OPTION, Backend, create_store_engine, parse_url
 from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
-from calsync.store.repos import event_bulk, tokens
+from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
@@ -104,6 +104,20 @@ class Store:
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection:
                 return tokens.resolve_access(connection, plaintext)
+
+    def prune_history(self, before: datetime, *, batch: int = 5000) -> retention.PruneCounts:
+        """Delete finished history created before ``before`` (see `calsync.store.repos.retention`),
+        ``batch`` rows per write transaction."""
+        counts: dict[str, int] = {}
+        for table in retention.TABLES:
+            counts[table] = 0
+            while True:
+                with _store_errors(), self._writer().begin() as connection:
+                    pruned = retention.prune_batch(connection, table, before, batch)
+                counts[table] += pruned
+                if pruned < batch:
+                    break
+        return retention.PruneCounts(**counts)
 
     def bulk_load_events(self, events: Iterable[event_bulk.BulkEvent], *, chunk: int = 5000) -> int:
         """Benchmarks only: insert events in bulk, bypassing the change log and
