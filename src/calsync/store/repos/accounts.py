@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from calsync.errors import NotFound
@@ -21,7 +21,8 @@ APPLICATION = "application"
 APPLICATION_PROVIDER = "cronofy"
 
 
-def account_record(row: Account) -> AccountRecord:
+def account_record(row: Account | Row[Any]) -> AccountRecord:
+    """From an ORM row, or a Core row holding the ``accounts`` columns under their names."""
     return AccountRecord(
         pk=row.id,
         sub=row.sub,

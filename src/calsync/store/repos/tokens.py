@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from calsync.store.journal import Journal
 from calsync.store.models import AccessToken, Account
 from calsync.store.records import AccountRecord, TokenRecord
+from calsync.store.repos.accounts import account_record
 from calsync.store.sql import utcnow
 
 ACCESS = "access"
@@ -135,16 +136,5 @@ def resolve_access(
     expires_at: datetime | None = row.token_expires_at
     if expires_at is not None and expires_at <= utcnow():
         return None
-    account = AccountRecord(
-        pk=row.id,
-        sub=row.sub,
-        kind=row.kind,
-        name=row.name,
-        application_calendar_id=row.application_calendar_id,
-        email=row.email,
-        display_name=row.display_name,
-        created_at=row.created_at,
-        last_change_at=row.last_change_at,
-        last_change_seq=row.last_change_seq,
-    )
+    account = account_record(row)
     return expires_at, account
