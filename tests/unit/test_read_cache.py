@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,3 +62,80 @@ def test_budget_holds_and_the_last_put_is_kept(budget: int, puts: list[tuple[int
     for key in range(16):
         found = cache.get(key)
         assert found is None or found == model[key]
+
+
+def _render_counting(calls: list[str], body: bytes, gate: asyncio.Event) -> Any:
+    async def render() -> bytes:
+        calls.append("render")
+        await gate.wait()
+        return body
+
+    return render
+
+
+def test_concurrent_misses_on_one_key_render_once() -> None:
+    async def scenario() -> tuple[list[bytes], list[str], ReadCache]:
+        cache, gate = ReadCache(1000), asyncio.Event()
+        calls: list[str] = []
+        render = _render_counting(calls, b"page", gate)
+        tasks = [asyncio.create_task(cache.get_or_render("k", render)) for _ in range(5)]
+        await asyncio.sleep(0)  # all five are waiting now
+        gate.set()
+        bodies = await asyncio.gather(*tasks)
+        return bodies, calls, cache
+
+    bodies, calls, cache = asyncio.run(scenario())
+    assert bodies == [b"page"] * 5 and calls == ["render"]
+    assert (cache.hits, cache.misses) == (4, 1) and cache.get("k") == b"page"
+
+
+def test_a_failed_render_lets_the_waiters_render_for_themselves() -> None:
+    async def scenario() -> tuple[list[Any], int]:
+        cache, attempts = ReadCache(1000), 0
+        gate = asyncio.Event()
+
+        async def flaky() -> bytes:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:
+                await gate.wait()
+                raise RuntimeError("store unavailable")
+            return b"second try"
+
+        tasks = [asyncio.create_task(cache.get_or_render("k", flaky)) for _ in range(3)]
+        await asyncio.sleep(0)
+        gate.set()
+        return await asyncio.gather(*tasks, return_exceptions=True), attempts
+
+    results, attempts = asyncio.run(scenario())
+    assert isinstance(results[0], RuntimeError)
+    assert results[1:] == [b"second try", b"second try"] and attempts == 3
+
+
+def test_a_cancelled_waiter_does_not_cancel_the_shared_render() -> None:
+    async def scenario() -> tuple[bytes, list[str]]:
+        cache, gate = ReadCache(1000), asyncio.Event()
+        calls: list[str] = []
+        render = _render_counting(calls, b"page", gate)
+        leader = asyncio.create_task(cache.get_or_render("k", render))
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(cache.get_or_render("k", render))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        gate.set()
+        return await leader, calls
+
+    body, calls = asyncio.run(scenario())
+    assert body == b"page" and calls == ["render"]
+
+
+def test_with_the_cache_off_every_request_renders() -> None:
+    async def scenario() -> list[str]:
+        cache, gate = ReadCache(0), asyncio.Event()
+        calls: list[str] = []
+        gate.set()
+        render = _render_counting(calls, b"page", gate)
+        await asyncio.gather(*(cache.get_or_render("k", render) for _ in range(3)))
+        return calls
+
+    assert asyncio.run(scenario()) == ["render"] * 3

@@ -109,7 +109,9 @@ class ReadCacheCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         hits, misses, size = self._figures()
         yield CounterMetricFamily(
-            "calsync_api_read_cache_hits", "Read pages served from the cache.", value=hits
+            "calsync_api_read_cache_hits",
+            "Read pages served without rendering (kept, or shared with a concurrent request).",
+            value=hits,
         )
         yield CounterMetricFamily(
             "calsync_api_read_cache_misses", "Read pages rendered from the store.", value=misses

@@ -17,6 +17,11 @@ account's email (participation status), the resolved query (its window is
 already absolute, so "now" is inside it) and the page state. The page token's
 owner is checked before the cache is consulted.
 
+Concurrent misses on one key render once (`ReadCache.get_or_render`): after
+a change, every client polling that account would otherwise render the same
+page at the same moment. The others wait for that render; if it fails they
+render for themselves.
+
 Entries are evicted least-recently-used beyond ``[api] read_cache_mb``;
 superseded versions simply age out. The cache is per process: replicas each
 keep their own, which costs only misses.
@@ -24,9 +29,10 @@ keep their own, which costs only misses.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 
 
 class ReadCache:
@@ -39,6 +45,8 @@ class ReadCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        #: Renders in progress, by key; touched only on the event loop.
+        self._inflight: dict[Hashable, asyncio.Future[bytes | None]] = {}
 
     @classmethod
     def of_mib(cls, mib: int) -> ReadCache:
@@ -66,6 +74,39 @@ class ReadCache:
             self._entries.move_to_end(key)
             self.hits += 1
             return body
+
+    async def get_or_render(self, key: Hashable, render: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The cached body, else the body of a render already running for ``key``,
+        else ``render()``'s (kept). With the cache off, always ``render()``."""
+        body = self.get(key)
+        if body is not None:
+            return body
+        if not self.enabled:
+            return await render()
+        loop = asyncio.get_running_loop()
+        running = self._inflight.get(key)
+        if running is not None and running.get_loop() is loop:
+            # shield: this request being cancelled must not cancel the shared render.
+            shared = await asyncio.shield(running)
+            if shared is not None:
+                with self._lock:  # served without a render of its own: a hit after all
+                    self.misses -= 1
+                    self.hits += 1
+                return shared
+            return await render()  # the render we waited for failed: try ourselves
+        future: asyncio.Future[bytes | None] = loop.create_future()
+        self._inflight[key] = future
+        try:
+            body = await render()
+        except BaseException:
+            future.set_result(None)  # waiters render for themselves
+            raise
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        self.put(key, body)
+        future.set_result(body)
+        return body
 
     def put(self, key: Hashable, body: bytes) -> None:
         # A body larger than a quarter of the budget would evict most of the

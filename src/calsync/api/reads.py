@@ -344,11 +344,11 @@ async def _serve(
         state.total,
         tuple(state.after) if state.after is not None else None,
     )
-    cache = services.read_cache
-    body = cache.get(key)
-    if body is None:
-        body = await run_in_threadpool(_render, services, account, query, state, kind)
-        cache.put(key, body)
+
+    async def render() -> bytes:
+        return await run_in_threadpool(_render, services, account, query, state, kind)
+
+    body = await services.read_cache.get_or_render(key, render)
     return Response(content=body, media_type="application/json")
 
 
