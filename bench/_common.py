@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,44 +15,21 @@ def vmhwm_kib() -> int:
 
 
 def bench_settings(store_url: str, account: Any) -> Any:
-    """Daemon settings without the API stack (importing FastAPI would inflate peak RSS)."""
-    from calsync.config import (
-        ApiSettings,
-        ListenAddress,
-        LoggingSettings,
-        NotifySettings,
-        Settings,
-        StoreSettings,
-        SyncSettings,
-    )
+    """Daemon settings without the API stack (importing FastAPI would inflate peak RSS):
+    the schema's defaults, plus the one account and an API client."""
+    from dataclasses import replace
+
+    from calsync.config import settings_from_tables
     from calsync.config.secrets import Secret
 
-    return Settings(
-        path=Path("/nonexistent/bench.toml"),
-        store=StoreSettings(url=store_url),
-        api=ApiSettings(
-            listen=ListenAddress("127.0.0.1", 1),
-            base_url="http://127.0.0.1:1",
-            client_id="bench",
-            client_secret_file=Secret("bench"),
-            rate_limit_per_second=1000,
-            rate_limit_per_minute=100_000,
-            page_size=100,
-            max_body_bytes=1_048_576,
-            access_token_ttl=timedelta(seconds=3600),
-        ),
-        sync=SyncSettings(
-            interval=timedelta(minutes=5),
-            window_past_days=42,
-            window_future_days=201,
-            max_delete_fraction=0.5,
-            rediscover_interval=timedelta(hours=1),
-        ),
-        notify=NotifySettings(
-            allow_private_callbacks=True,
-            debounce=timedelta(seconds=0),
-            verification_timeout=timedelta(seconds=5),
-        ),
-        logging=LoggingSettings(level="warning", format="text"),
-        accounts=(account,),
+    settings = settings_from_tables(
+        {
+            "store": {"url": store_url},
+            "api": {"listen": "127.0.0.1:1"},
+            "notify": {"allow_private_callbacks": True, "debounce": "0s"},
+            "logging": {"level": "warning"},
+        },
+        Path("/nonexistent/bench.toml"),
     )
+    api = replace(settings.api, client_id="bench", client_secret_file=Secret("bench"))
+    return replace(settings, api=api, accounts=(account,))

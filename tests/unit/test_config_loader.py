@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from calsync.config import Key, KeyType, ListenAddress, Secret, Section, load_settings
+from calsync.config import (
+    Key,
+    KeyType,
+    ListenAddress,
+    Secret,
+    Section,
+    load_settings,
+    settings_from_tables,
+)
 from calsync.errors import ConfigError
 
 CALDAV = Section(
@@ -318,3 +326,14 @@ def test_wildcard_listen_gives_loopback_base_url(write_config: WriteConfig) -> N
 def test_explicit_base_url_loses_trailing_slash(write_config: WriteConfig) -> None:
     settings = load_settings(write_config('[api]\nbase_url = "https://cal.example.org/"\n'))
     assert settings.api.base_url == "https://cal.example.org"
+
+
+def test_tables_get_the_files_defaults_and_errors() -> None:
+    """`settings_from_tables`: what embedding code and tests use instead of a file."""
+    where = Path("/etc/app/embedded.toml")
+    settings = settings_from_tables({"store": {"url": "sqlite:///state.db"}}, where)
+    assert settings.store.url == "sqlite:////etc/app/state.db"  # relative to `where`
+    assert settings.api.page_size == 100 and settings.store.history_retention == timedelta(days=30)
+    with pytest.raises(ConfigError) as info:
+        settings_from_tables({"api": {"page_size": 0}}, where)
+    assert (info.value.path, info.value.key, info.value.line) == (str(where), "api.page_size", None)

@@ -7,7 +7,7 @@ provider (its account keys); that description drives validation,
 """
 
 from calsync.config.durations import format_duration, parse_duration
-from calsync.config.loader import load_settings
+from calsync.config.loader import load_settings, settings_from_tables
 from calsync.config.render import render_effective, render_example, render_reference
 from calsync.config.schema import Key, KeyType, Section
 from calsync.config.secrets import Secret
@@ -41,4 +41,5 @@ __all__ = [
     "render_effective",
     "render_example",
     "render_reference",
+    "settings_from_tables",
 ]

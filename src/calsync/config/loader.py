@@ -206,3 +206,13 @@ def load_settings(path: Path, provider_schemas: Mapping[str, Section] = NO_PROVI
             message += f" at column {column}"
         raise ConfigError(str(path), "syntax", message, line=line) from None
     return _Loader(path, text, provider_schemas).settings(data)
+
+
+def settings_from_tables(
+    data: Mapping[str, Any], path: Path, provider_schemas: Mapping[str, Section] = NO_PROVIDERS
+) -> Settings:
+    """Settings from already-parsed TOML tables, validated and defaulted exactly as a
+    file's would be (errors name ``path``, without line numbers). For embedding
+    calsync and for tests, which then need to state only what differs from the
+    schema's defaults."""
+    return _Loader(Path(path), "", provider_schemas).settings(data)

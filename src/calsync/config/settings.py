@@ -39,10 +39,10 @@ class ListenAddress(NamedTuple):
 class StoreSettings:
     #: A SQLAlchemy URL; a relative SQLite path is already resolved against the config's directory.
     url: str
+    #: Finished history older than this is pruned (`Store.prune_history`).
+    history_retention: timedelta
     #: The database password, when the URL's server needs one (never inline in ``url``).
     password_file: Secret | None = None
-    #: Finished history older than this is pruned (`Store.prune_history`).
-    history_retention: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +56,12 @@ class ApiSettings:
     rate_limit_per_second: int
     rate_limit_per_minute: int
     page_size: int
+    #: Memory for the API's rendered-page cache, in MiB (0 = off).
+    read_cache_mb: int
     max_body_bytes: int
     access_token_ttl: timedelta
     #: Older client secrets still signing notifications during a rotation.
     previous_client_secret_files: tuple[Secret, ...] = ()
-    #: Memory for the API's rendered-page cache, in MiB (0 = off).
-    read_cache_mb: int = 64
 
     @property
     def client_credentials_enabled(self) -> bool:
