@@ -24,7 +24,6 @@ def bench_settings(store_url: str, account: Any) -> Any:
 
     settings = settings_from_tables(
         {
-            "store": {"url": store_url},
             "api": {"listen": "127.0.0.1:1"},
             "notify": {"allow_private_callbacks": True, "debounce": "0s"},
             "logging": {"level": "warning"},
@@ -32,4 +31,5 @@ def bench_settings(store_url: str, account: Any) -> Any:
         Path("/nonexistent/bench.toml"),
     )
     api = replace(settings.api, client_id="bench", client_secret_file=Secret("bench"))
-    return replace(settings, api=api, accounts=(account,))
+    store = replace(settings.store, url=store_url)
+    return replace(settings, store=store, api=api, accounts=(account,))
