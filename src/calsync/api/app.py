@@ -97,7 +97,7 @@ def create_app(services: ApiServices) -> FastAPI:
         StoreCollector(read_figures=lambda: read_store_figures(services.store), now=services.now)
     )
     cache = services.read_cache
-    services.metrics.add_read_cache_collector(
+    services.metrics.registry.register(
         ReadCacheCollector(lambda: (cache.hits, cache.misses, cache.size_bytes))
     )
     install_exception_handlers(app)

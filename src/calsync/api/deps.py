@@ -105,10 +105,12 @@ class ApiServices:
         *,
         now: Callable[[], datetime] = utc_now,
         metrics: ApiMetrics | None = None,
+        limiter: RateLimiter | None = None,
     ) -> ApiServices:
-        limiter = RateLimiter.per_second_and_minute(
-            settings.api.rate_limit_per_second, settings.api.rate_limit_per_minute
-        )
+        if limiter is None:
+            limiter = RateLimiter.per_second_and_minute(
+                settings.api.rate_limit_per_second, settings.api.rate_limit_per_minute
+            )
         return cls(
             settings=settings,
             store=store,

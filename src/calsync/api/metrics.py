@@ -142,9 +142,6 @@ class ApiMetrics:
     def add_store_collector(self, collector: StoreCollector) -> None:
         self.registry.register(collector)
 
-    def add_read_cache_collector(self, collector: ReadCacheCollector) -> None:
-        self.registry.register(collector)
-
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(seconds)

@@ -64,36 +64,47 @@ class ReadCache:
         return len(self._entries)
 
     def get(self, key: Hashable) -> bytes | None:
+        """The body kept for ``key``; counted as a hit or a miss."""
+        body = self._lookup(key)
+        if self.enabled:
+            self._count(hit=body is not None)
+        return body
+
+    def _lookup(self, key: Hashable) -> bytes | None:
         if not self.enabled:
             return None
         with self._lock:
             body = self._entries.get(key)
-            if body is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
+            if body is not None:
+                self._entries.move_to_end(key)
             return body
+
+    def _count(self, *, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
 
     async def get_or_render(self, key: Hashable, render: Callable[[], Awaitable[bytes]]) -> bytes:
         """The cached body, else the body of a render already running for ``key``,
         else ``render()``'s (kept). With the cache off, always ``render()``."""
-        body = self.get(key)
-        if body is not None:
-            return body
         if not self.enabled:
             return await render()
+        body = self._lookup(key)
+        if body is not None:
+            self._count(hit=True)
+            return body
         loop = asyncio.get_running_loop()
         running = self._inflight.get(key)
         if running is not None and running.get_loop() is loop:
             # shield: this request being cancelled must not cancel the shared render.
             shared = await asyncio.shield(running)
+            self._count(hit=shared is not None)  # a shared render is not a render of its own
             if shared is not None:
-                with self._lock:  # served without a render of its own: a hit after all
-                    self.misses -= 1
-                    self.hits += 1
                 return shared
             return await render()  # the render we waited for failed: try ourselves
+        self._count(hit=False)
         future: asyncio.Future[bytes | None] = loop.create_future()
         self._inflight[key] = future
         try:

@@ -103,17 +103,12 @@ def store_session(settings: Settings, *, migrated: bool = True) -> Iterator[Stor
 
 def build_services(settings: Settings, store: Store) -> ApiServices:
     """The API's services: a rate limiter a reload can retune, and the channel metrics."""
-    from calsync.api.deps import ApiServices, render_slots_for
-    from calsync.api.read_cache import ReadCache
+    from calsync.api.deps import ApiServices
     from calsync.daemon.live_api import ReloadableRateLimiter, ScrapeSafe
     from calsync.notify.status import ChannelCollector
 
-    services = ApiServices(
-        settings=settings,
-        store=store,
-        limiter=ReloadableRateLimiter.from_settings(settings),
-        read_cache=ReadCache.of_mib(settings.api.read_cache_mb),
-        render_slots=render_slots_for(store),
+    services = ApiServices.build(
+        settings, store, limiter=ReloadableRateLimiter.from_settings(settings)
     )
     services.metrics.registry.register(ScrapeSafe(ChannelCollector(store), "channel"))
     return services

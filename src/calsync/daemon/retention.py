@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from apscheduler.triggers.interval import IntervalTrigger
 
 from calsync.config import Settings
+from calsync.notify.provider_push_jobs import JobScheduler
 from calsync.store import Store
 from calsync.store.repos.retention import PruneCounts
 
@@ -25,12 +25,6 @@ JOB_ID = "store:retention"
 EVERY = timedelta(hours=1)
 #: The first prune waits a little, so it never competes with start-up syncs.
 FIRST_RUN_DELAY = timedelta(minutes=2)
-
-
-class JobScheduler(Protocol):
-    """The part of an APScheduler 3 scheduler used here."""
-
-    def add_job(self, func: Callable[..., Any], trigger: Any = None, **options: Any) -> Any: ...
 
 
 def prune_once(

@@ -27,6 +27,17 @@ def token_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+def _live(stored_hash: str, digest: str, revoked: bool, expires_at: datetime | None) -> bool:
+    """A token row found by ``digest`` that is really it, unrevoked and unexpired.
+
+    The lookup is by index; the hash is compared again in constant time so that a
+    collation or truncation quirk can never make a different token match.
+    """
+    if not hmac.compare_digest(stored_hash, digest) or revoked:
+        return False
+    return expires_at is None or expires_at > utcnow()
+
+
 class TokenRepo:
     def __init__(self, session: Session, journal: Journal) -> None:
         self._session = session
@@ -63,13 +74,9 @@ class TokenRepo:
         if found is None:
             return None
         row, sub = found
-        # The lookup is by index; compare again in constant time so that a
-        # collation or truncation quirk can never make a different token match.
-        if not hmac.compare_digest(row.token_hash, digest):
+        if not _live(row.token_hash, digest, row.revoked, row.expires_at):
             return None
-        if row.revoked or (kind is not None and row.kind != kind):
-            return None
-        if row.expires_at is not None and row.expires_at <= utcnow():
+        if kind is not None and row.kind != kind:
             return None
         return TokenRecord(
             pk=row.id,
@@ -126,15 +133,7 @@ def resolve_access(
     row = connection.execute(_ACCESS_LOOKUP, {"digest": digest}).first()
     if row is None:
         return None
-    # The lookup is by index; compare again in constant time (see `TokenRepo.resolve`).
-    if (
-        not hmac.compare_digest(row.token_hash, digest)
-        or row.token_revoked
-        or row.token_kind != ACCESS
-    ):
-        return None
     expires_at: datetime | None = row.token_expires_at
-    if expires_at is not None and expires_at <= utcnow():
+    if row.token_kind != ACCESS or not _live(row.token_hash, digest, row.token_revoked, expires_at):
         return None
-    account = account_record(row)
-    return expires_at, account
+    return expires_at, account_record(row)
