@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from calsync.errors import PreconditionFailed
 from calsync.ids import new_id
-from calsync.model import EventContent, Location, RemoteEvent
+from calsync.model import EventContent, Location, RemoteEvent, round_trip_view
 from calsync.providers.base import Provider, PullPage, SyncWindow
 
 
@@ -186,18 +186,9 @@ class ProviderContract:
     # -- hooks --------------------------------------------------------------
 
     def comparable(self, content: EventContent) -> dict[str, Any]:
-        """The fields that must survive a round trip through the remote."""
-        return {
-            "summary": content.summary,
-            "start": content.start,
-            "end": content.end,
-            "all_day": content.all_day,
-            "tzid": None if content.all_day else content.tzid,
-            "description": content.description or "",
-            "location": (content.location.description or None) if content.location else None,
-            "recurrence": tuple(content.recurrence),
-            "original_start": content.original_start,
-        }
+        """The fields that must survive a round trip through the remote: the
+        same view the engine uses to recognise its own pushes coming back."""
+        return round_trip_view(content)
 
     def _view(self, events: Iterable[RemoteEvent]) -> dict[str, dict[str, Any]]:
         return {event.remote_id: self.comparable(event.content) for event in events}
