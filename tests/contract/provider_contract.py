@@ -83,6 +83,11 @@ def timed_content(summary: str = "Planning", *, offset_hours: int = 1) -> EventC
     )
 
 
+def free_tentative_content(summary: str = "Maybe lunch") -> EventContent:
+    """Transparency and status round-trip too (they decide free/busy)."""
+    return replace(timed_content(summary), transparency="transparent", status="tentative")
+
+
 def all_day_content(summary: str = "Conference") -> EventContent:
     first: date = base_time().date() + timedelta(days=3)
     return EventContent(summary=summary, start=first, end=first + timedelta(days=2))
@@ -344,7 +349,11 @@ class ProviderContract:
         assert result.remote_id in listed, "a created event is listed by the next pull"
         return listed[result.remote_id]
 
-    @pytest.mark.parametrize("make", [timed_content, all_day_content], ids=["timed", "all_day"])
+    @pytest.mark.parametrize(
+        "make",
+        [timed_content, all_day_content, free_tentative_content],
+        ids=["timed", "all_day", "free_tentative"],
+    )
     def test_created_event_comes_back_with_the_same_content(
         self,
         provider: Provider,
@@ -400,6 +409,21 @@ class ProviderContract:
         same = [e for e in listed.values() if e.remote_id == first.remote_id]
         assert len(same) == 1
         assert self.comparable(same[0].content) == self.comparable(content)
+
+    def test_create_retried_over_other_content_is_refused_and_changes_nothing(
+        self, provider: Provider, writable: bool, calendar_id: str, window: SyncWindow
+    ) -> None:
+        """The retry of a create that landed succeeds only if the provider holds what
+        it sends; holding an older version (or somebody's edit) it is refused, so the
+        engine can tell our own write from someone else's by pulling."""
+        self._require_writes(writable, provider)
+        event_uid = new_id("evt")
+        first = provider.create_event(calendar_id, event_uid, timed_content("v1"))
+        with pytest.raises(PreconditionFailed):
+            provider.create_event(calendar_id, event_uid, timed_content("v2"))
+        listed = pull_all(provider, calendar_id, None, window).changed
+        same = [e for e in listed.values() if e.remote_id == first.remote_id]
+        assert [self.comparable(e.content) for e in same] == [self.comparable(timed_content("v1"))]
 
     def test_update_replaces_content_and_changes_etag(
         self, provider: Provider, writable: bool, calendar_id: str, window: SyncWindow
