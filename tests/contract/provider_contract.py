@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from calsync.errors import PreconditionFailed
 from calsync.ids import new_id
-from calsync.model import EventContent, Location, RemoteEvent
+from calsync.model import EventContent, Location, RemoteEvent, round_trip_view
 from calsync.providers.base import Provider, PullPage, SyncWindow
 
 
@@ -81,6 +81,11 @@ def timed_content(summary: str = "Planning", *, offset_hours: int = 1) -> EventC
         description="Agenda:\nfirst line\nsecond line",
         location=Location(description="Room 4.01"),
     )
+
+
+def free_tentative_content(summary: str = "Maybe lunch") -> EventContent:
+    """Transparency and status round-trip too (they decide free/busy)."""
+    return replace(timed_content(summary), transparency="transparent", status="tentative")
 
 
 def all_day_content(summary: str = "Conference") -> EventContent:
@@ -186,18 +191,9 @@ class ProviderContract:
     # -- hooks --------------------------------------------------------------
 
     def comparable(self, content: EventContent) -> dict[str, Any]:
-        """The fields that must survive a round trip through the remote."""
-        return {
-            "summary": content.summary,
-            "start": content.start,
-            "end": content.end,
-            "all_day": content.all_day,
-            "tzid": None if content.all_day else content.tzid,
-            "description": content.description or "",
-            "location": (content.location.description or None) if content.location else None,
-            "recurrence": tuple(content.recurrence),
-            "original_start": content.original_start,
-        }
+        """The fields that must survive a round trip through the remote: the
+        same view the engine uses to recognise its own pushes coming back."""
+        return round_trip_view(content)
 
     def _view(self, events: Iterable[RemoteEvent]) -> dict[str, dict[str, Any]]:
         return {event.remote_id: self.comparable(event.content) for event in events}
@@ -353,7 +349,11 @@ class ProviderContract:
         assert result.remote_id in listed, "a created event is listed by the next pull"
         return listed[result.remote_id]
 
-    @pytest.mark.parametrize("make", [timed_content, all_day_content], ids=["timed", "all_day"])
+    @pytest.mark.parametrize(
+        "make",
+        [timed_content, all_day_content, free_tentative_content],
+        ids=["timed", "all_day", "free_tentative"],
+    )
     def test_created_event_comes_back_with_the_same_content(
         self,
         provider: Provider,
@@ -409,6 +409,21 @@ class ProviderContract:
         same = [e for e in listed.values() if e.remote_id == first.remote_id]
         assert len(same) == 1
         assert self.comparable(same[0].content) == self.comparable(content)
+
+    def test_create_retried_over_other_content_is_refused_and_changes_nothing(
+        self, provider: Provider, writable: bool, calendar_id: str, window: SyncWindow
+    ) -> None:
+        """The retry of a create that landed succeeds only if the provider holds what
+        it sends; holding an older version (or somebody's edit) it is refused, so the
+        engine can tell our own write from someone else's by pulling."""
+        self._require_writes(writable, provider)
+        event_uid = new_id("evt")
+        first = provider.create_event(calendar_id, event_uid, timed_content("v1"))
+        with pytest.raises(PreconditionFailed):
+            provider.create_event(calendar_id, event_uid, timed_content("v2"))
+        listed = pull_all(provider, calendar_id, None, window).changed
+        same = [e for e in listed.values() if e.remote_id == first.remote_id]
+        assert [self.comparable(e.content) for e in same] == [self.comparable(timed_content("v1"))]
 
     def test_update_replaces_content_and_changes_etag(
         self, provider: Provider, writable: bool, calendar_id: str, window: SyncWindow

@@ -92,7 +92,8 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
         self._calendar_list_known: dict[str, FakeCalendar] = {}
         self._hooks: list[tuple[str, str, Callable[[], None]]] = []
         self._faults: deque[Fault] = deque()
-        self._lost_responses = 0
+        #: Method filters (None: any) of the API requests whose replies are lost.
+        self._lost_responses: list[str | None] = []
         self._token_faults: deque[tuple[int, str]] = deque()
         self.refresh_tokens: set[str] = set()
         self.access_tokens: set[str] = set()
@@ -121,7 +122,7 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
                 status, headers, payload = fake.handle(
                     self.command, self.path, dict(self.headers.items()), body
                 )
-                if self.path.startswith(API_PREFIX) and fake.take_lost_response():
+                if self.path.startswith(API_PREFIX) and fake.take_lost_response(self.command):
                     self.close_connection = True  # processed, but the reply never arrives
                     return
                 self.send_response(status)
@@ -225,17 +226,23 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
         for _ in range(count):
             self._faults.append(Fault(status, reason, domain, ra))
 
-    def lose_next_responses(self, count: int = 1) -> None:
-        """Process the next ``count`` API requests, then drop the connection without a reply."""
+    def lose_next_responses(self, count: int = 1, *, method: str | None = None) -> None:
+        """Process the next ``count`` API requests (with ``method``, if given),
+        then drop the connection without a reply."""
         with self.lock:
-            self._lost_responses += count
+            self._lost_responses += [method] * count
 
-    def take_lost_response(self) -> bool:
+    def stop_losing_responses(self) -> None:
         with self.lock:
-            if self._lost_responses <= 0:
-                return False
-            self._lost_responses -= 1
-            return True
+            self._lost_responses.clear()
+
+    def take_lost_response(self, method: str) -> bool:
+        with self.lock:
+            for index, wanted in enumerate(self._lost_responses):
+                if wanted is None or wanted == method:
+                    del self._lost_responses[index]
+                    return True
+            return False
 
     def fail_next_token_request(self, status: int = 400, error: str = "invalid_grant") -> None:
         self._token_faults.append((status, error))

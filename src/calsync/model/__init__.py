@@ -12,6 +12,8 @@ from calsync.model.events import (
     Location,
     RemoteEvent,
     content_fingerprint,
+    round_trip_key,
+    round_trip_view,
 )
 
 __all__ = [
@@ -22,4 +24,6 @@ __all__ = [
     "RemoteCalendar",
     "RemoteEvent",
     "content_fingerprint",
+    "round_trip_key",
+    "round_trip_view",
 ]

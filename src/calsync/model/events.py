@@ -88,7 +88,44 @@ def _canonical(value: Any) -> Any:
 
 def content_fingerprint(content: EventContent) -> str:
     """A stable hash of the content; equal content gives an equal fingerprint."""
-    blob = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"))
+    return _digest(_canonical(content))
+
+
+def round_trip_view(content: EventContent) -> dict[str, Any]:
+    """The part of the content every writable provider stores and lists back
+    unchanged (the provider contract tests exactly this).
+
+    A provider may add to what it was sent (Google sets the organizer, a
+    CalDAV server may add attendees' defaults), so the whole fingerprint of an
+    event calsync pushed can differ from the fingerprint of the same event
+    listed back. This view cannot: it is what recognises our own push coming
+    back (`round_trip_key`).
+    """
+    location = content.location.description if content.location else None
+    return {
+        "summary": content.summary,
+        "start": content.start,
+        "end": content.end,
+        "all_day": content.all_day,
+        "tzid": None if content.all_day else content.tzid,
+        "description": content.description or "",
+        "location": location or None,
+        "recurrence": tuple(content.recurrence),
+        "original_start": content.original_start,
+        "transparency": content.transparency,
+        "status": content.status,
+    }
+
+
+def round_trip_key(content: EventContent) -> str:
+    """A hash of `round_trip_view`: equal for what calsync sent and what the
+    provider lists back for it."""
+    view = round_trip_view(content)
+    return _digest({name: _canonical(value) for name, value in view.items()})
+
+
+def _digest(canonical: Any) -> str:
+    blob = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -2,7 +2,10 @@
 
 - Create PUTs ``<calendar>/<event_uid>.ics`` with ``If-None-Match: *``. The href
   is a function of ``event_uid``, so a retry after a lost response hits the
-  412 and returns the existing resource instead of creating a duplicate.
+  412 instead of creating a duplicate. The 412 is success only when the
+  resource holds what this create sends (the retry of a create that landed);
+  holding anything else (an older version we pushed, or somebody's edit) it is
+  `PreconditionFailed`, which the engine settles by pulling and planning.
 - Update PUTs with ``If-Match``; 412 -> `PreconditionFailed`. It reads the
   resource first, so the overrides (and the properties calsync does not
   model, like alarms) in the same resource survive.
@@ -20,7 +23,7 @@ from urllib.parse import quote, urljoin
 from icalendar import Calendar, Event
 
 from calsync.errors import PreconditionFailed, ProviderError
-from calsync.model import EventContent
+from calsync.model import EventContent, round_trip_key
 from calsync.providers import _caldav_xml as dav
 from calsync.providers import _ical
 from calsync.providers._caldav_http import ICS_HEADERS, DavTransport
@@ -58,15 +61,33 @@ class CalDAVWriter:
         if reply.status in (200, 201, 204):
             return WriteResult(remote_id=href, etag=reply.etag)
         if reply.status == 412:
-            # Already there: an earlier attempt succeeded and its answer was lost.
-            existing = self.http.send("GET", url)
-            if existing.status == 200:
-                return WriteResult(remote_id=href, etag=existing.etag)
+            return self._existing(url, href, vevent, content)
         if reply.status == 409:
             raise ProviderError(
                 f"PUT {url}: the server refused the event (HTTP 409, UID conflict?)"
             )
         raise ProviderError(f"PUT {url}: unexpected HTTP {reply.status}")
+
+    def _existing(
+        self, url: str, href: str, vevent: Component, content: EventContent
+    ) -> WriteResult:
+        """A create met an existing resource: success only if it holds this very event."""
+        existing = self.http.send("GET", url)
+        if existing.status != 200:
+            raise PreconditionFailed(
+                f"PUT {url}: the resource exists (GET answered {existing.status})"
+            )
+        masters = [
+            v for v in vevents_of(_ical.parse_calendar(existing.body)) if "RECURRENCE-ID" not in v
+        ]
+        same = (
+            len(masters) == 1
+            and str(masters[0].get("UID")) == str(vevent.get("UID"))
+            and round_trip_key(_ical.vevent_to_content(masters[0])) == round_trip_key(content)
+        )
+        if not same:
+            raise PreconditionFailed(f"PUT {url}: the resource exists with other content")
+        return WriteResult(remote_id=href, etag=existing.etag)
 
     def update(
         self, calendar_url: str, remote_id: str, content: EventContent, etag: str | None

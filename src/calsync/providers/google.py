@@ -16,7 +16,10 @@ present; only the last page has ``nextSyncToken``, which becomes the cursor.
 instances are cancelled overrides; other cancelled events are deletions).
 
 Writes: inserts carry an id derived from ``event_uid`` (`event_id_for`), so a
-retried insert meets 409 ``duplicate`` and returns the existing event. An
+retried insert meets 409 ``duplicate``: it returns the existing event when that
+holds what the insert sends (the retry of an insert that landed), brings it
+back when it was cancelled, and is `PreconditionFailed` otherwise (an older
+version of ours, or somebody's edit: the engine settles it by pulling). An
 override is written by patching the occurrence that ``events.instances``
 finds at its original start. Patches and deletes send ``If-Match``.
 """
@@ -33,7 +36,7 @@ from googleapiclient.discovery import build
 
 from calsync.config.schema import Key, KeyType, Section
 from calsync.errors import CursorExpired, PreconditionFailed, ProviderError, UserError
-from calsync.model import EventContent, RemoteCalendar, RemoteEvent
+from calsync.model import EventContent, RemoteCalendar, RemoteEvent, round_trip_key
 from calsync.providers import secrets_vault
 from calsync.providers._google_auth import (
     GOOGLE_TOKEN_URI,
@@ -271,17 +274,30 @@ class GoogleProvider:
         except ApiError as exc:
             if exc.status != 409:
                 raise
-            # Already created (a retry after a lost response): report that event.
-            created = self._execute(
-                events.get(calendarId=calendar_remote_id, eventId=event_id), "events.get"
-            )
-            if created.get("status") == "cancelled":
-                # Deleted remotely since; creating it again means bringing it back.
-                created = self._execute(
-                    events.patch(calendarId=calendar_remote_id, eventId=event_id, body=body),
-                    "events.patch",
-                )
+            created = self._existing(calendar_remote_id, event_id, content, body)
         return WriteResult(remote_id=created["id"], etag=created.get("etag"))
+
+    def _existing(
+        self, calendar_id: str, event_id: str, content: EventContent, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An insert met an event with its id already there."""
+        events = self._service.events()
+        found: dict[str, Any] = self._execute(
+            events.get(calendarId=calendar_id, eventId=event_id), "events.get"
+        )
+        if found.get("status") == "cancelled":
+            # Deleted since; creating it again means bringing it back.
+            patched: dict[str, Any] = self._execute(
+                events.patch(calendarId=calendar_id, eventId=event_id, body=body),
+                "events.patch",
+                headers=_if_match(found.get("etag")),
+            )
+            return patched
+        # The insert sent the start's own time zone, so the calendar's is not needed.
+        listed = to_remote_event(found, None)
+        if round_trip_key(listed.content) != round_trip_key(content):
+            raise PreconditionFailed(f"event {event_id!r} already exists with other content")
+        return found
 
     def _write_override(
         self, calendar_id: str, master_id: str, content: EventContent, body: dict[str, Any]

@@ -29,7 +29,7 @@ from calsync.errors import (
     PreconditionFailed,
     TransientProviderError,
 )
-from calsync.model import EventContent, RemoteCalendar, RemoteEvent
+from calsync.model import EventContent, RemoteCalendar, RemoteEvent, round_trip_key
 
 #: An exception to inject: an instance, a class (built with a default message),
 #: or a zero-argument callable returning a fresh exception each time.
@@ -281,7 +281,14 @@ class MemoryBackend:
             calendar = self._calendar(calendar_remote_id)
             existing_id = calendar.by_event_uid.get(event_uid)
             if existing_id is not None and existing_id in calendar.events:
+                # As CalDAV's If-None-Match and Google's client-chosen ids do:
+                # the retry of a create that landed succeeds; anything else
+                # already there is refused.
                 event = calendar.events[existing_id]
+                if round_trip_key(event.content) != round_trip_key(content):
+                    raise PreconditionFailed(
+                        f"event {existing_id!r} already exists with other content"
+                    )
             else:
                 remote_id = existing_id or self._new_event_id()
                 master = calendar.events.get(master_remote_id) if master_remote_id else None

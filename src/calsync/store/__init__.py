@@ -12,7 +12,8 @@ Public interface (everything else in this package is private)::
         uow.events.list_changed(EventQuery(account_pk=account.pk, since=...))
 
 ``UnitOfWork`` attributes: ``accounts``, ``profiles``, ``calendars``, ``events``,
-``tokens``, ``changes``, ``outbox``, ``cursors``. Repositories return the frozen
+``tokens``, ``changes``, ``outbox``, ``cursors``, ``channels``,
+``provider_channels``, ``push_journal``. Repositories return the frozen
 records of `calsync.store.records`, never ORM objects. Records carry ``pk``
 (internal keys to pass back to repositories) and public ids (``sub``,
 ``profile_id``, ``calendar_id``, ``event_uid``) for the outside world. Lookups
@@ -52,6 +53,7 @@ from calsync.store.records import (
     EventWrite,
     OutboxRecord,
     ProfileRecord,
+    PushAttemptRecord,
     TokenRecord,
     WriteOutcome,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "EventWrite",
     "OutboxRecord",
     "ProfileRecord",
+    "PushAttemptRecord",
     "Store",
     "TokenRecord",
     "UnitOfWork",

@@ -179,3 +179,13 @@ class EventSyncState(NamedTuple):
     pending_op: str | None
     change_seq: int
     recurring_event_uid: str | None
+
+
+class PushAttemptRecord(NamedTuple):
+    """One recorded push of an event (`calsync.store.push_models.PushAttempt`)."""
+
+    event_uid: str
+    change_seq: int
+    op: str  # create | update | delete
+    #: `calsync.model.round_trip_key` of the content sent; None for a delete.
+    content_key: str | None

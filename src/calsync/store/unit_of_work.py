@@ -23,6 +23,7 @@ from calsync.store.repos.channels import ChannelRepo
 from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
 from calsync.store.repos.provider_channels import ProviderChannelRepo
+from calsync.store.repos.push_journal import PushJournalRepo
 from calsync.store.repos.tokens import TokenRepo
 
 
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.cursors = SyncCursorRepo(session, self._journal)
         self.channels = ChannelRepo(session, self._journal)
         self.provider_channels = ProviderChannelRepo(session, self._journal)
+        self.push_journal = PushJournalRepo(session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()

@@ -71,6 +71,15 @@ class DropPendingPush:
 
 
 @dataclass(frozen=True, slots=True)
+class ForgetPushes:
+    """A pull has seen the provider's version of the event: its recorded pushes
+    up to ``up_to_seq`` (None: all of them) can no longer come back unseen."""
+
+    event_uid: str
+    up_to_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AbortMassDelete:
     """The pull would delete too much: keep local data, store nothing, record why."""
 
@@ -94,6 +103,7 @@ Action = (
     | KeepLocal
     | RecreateRemote
     | DropPendingPush
+    | ForgetPushes
     | AbortMassDelete
     | AdvanceCursor
 )

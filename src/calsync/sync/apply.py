@@ -11,12 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import cast
 
-from calsync.store import EventRecord, EventSyncState, UnitOfWork
+from calsync.store import EventRecord, EventSyncState, PushAttemptRecord, UnitOfWork
 from calsync.sync.actions import (
     AbortMassDelete,
     Action,
     AdvanceCursor,
     DropPendingPush,
+    ForgetPushes,
     KeepLocal,
     RecordConflict,
     RecreateRemote,
@@ -24,7 +25,14 @@ from calsync.sync.actions import (
     UpsertFromRemote,
 )
 from calsync.sync.etags import UNCONFIRMED_PREFIX, split_stored
-from calsync.sync.state import CalendarState, EventState, PendingOp, Pulled, mentioned
+from calsync.sync.state import (
+    CalendarState,
+    EventState,
+    PendingOp,
+    Pulled,
+    PushedVersion,
+    mentioned,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +46,6 @@ class ApplyResult:
     upserted: int = 0
     tombstoned: int = 0
     conflicts: list[RecordConflict] = field(default_factory=list)
-    #: Events to push as creates although the store knows a remote id.
-    recreate: set[str] = field(default_factory=set)
     aborted: AbortMassDelete | None = None
     cursor_advanced: bool = False
 
@@ -47,13 +53,15 @@ class ApplyResult:
 def load_state(uow: UnitOfWork, calendar_pk: int, pulled: Pulled | None = None) -> CalendarState:
     """The planner's snapshot of one calendar, tombstones included.
 
-    Reads only the compared columns, never the content. For a pull that is not
-    a full listing, only what it can touch (`calsync.sync.state.mentioned`,
+    Reads only the compared columns, never the content, plus the push journal
+    (small: the pushes made since the last pull). For a pull that is not a
+    full listing, only what it can touch (`calsync.sync.state.mentioned`,
     pending pushes, unconfirmed creates, their series) plus an indexed live
     count: an incremental pass costs O(changes), not O(stored events).
     """
+    pushes = uow.push_journal.for_calendar(calendar_pk)
     if pulled is None or pulled.full_listing:
-        return CalendarState(_event_states(uow.events.sync_states(calendar_pk)))
+        return CalendarState(_event_states(uow.events.sync_states(calendar_pk), pushes))
     remote_ids, event_uids = mentioned(pulled)
     rows = uow.events.sync_states_near(
         calendar_pk,
@@ -62,15 +70,21 @@ def load_state(uow: UnitOfWork, calendar_pk: int, pulled: Pulled | None = None) 
         unconfirmed_etag_prefix=UNCONFIRMED_PREFIX,
     )
     live = uow.events.count_live(calendar_pk)
-    return CalendarState(_event_states(rows), complete=False, live=live)
+    return CalendarState(_event_states(rows, pushes), complete=False, live=live)
 
 
-def _event_states(rows: list[EventSyncState]) -> tuple[EventState, ...]:
+def _event_states(
+    rows: list[EventSyncState], pushes: dict[str, tuple[PushAttemptRecord, ...]]
+) -> tuple[EventState, ...]:
     remote_ids = {r.event_uid: r.remote_id for r in rows}
-    return tuple(_event_state(r, remote_ids) for r in rows)
+    return tuple(_event_state(r, remote_ids, pushes.get(r.event_uid, ())) for r in rows)
 
 
-def _event_state(r: EventSyncState, remote_ids: dict[str, str | None]) -> EventState:
+def _event_state(
+    r: EventSyncState,
+    remote_ids: dict[str, str | None],
+    pushes: tuple[PushAttemptRecord, ...],
+) -> EventState:
     etag, confirmed = split_stored(r.etag)
     return EventState(
         event_uid=r.event_uid,
@@ -85,6 +99,9 @@ def _event_state(r: EventSyncState, remote_ids: dict[str, str | None]) -> EventS
         master_remote_id=None
         if r.recurring_event_uid is None
         else remote_ids.get(r.recurring_event_uid),
+        pushes=tuple(
+            PushedVersion(p.change_seq, cast(PendingOp, p.op), p.content_key) for p in pushes
+        ),
     )
 
 
@@ -108,6 +125,7 @@ def apply_plan(uow: UnitOfWork, calendar_pk: int, actions: list[Action]) -> Appl
         writes = uow.events.delete_remote_many(calendar_pk, tombstones)
         result.tombstoned += sum(w.changed for w in writes)
 
+    forgets: list[tuple[str, int | None]] = []
     for action in actions:
         if isinstance(action, KeepLocal):
             uow.events.mark_pushed(
@@ -121,7 +139,7 @@ def apply_plan(uow: UnitOfWork, calendar_pk: int, actions: list[Action]) -> Appl
                 action.event_uid, remote_id=None, etag=None, pushed_seq=action.change_seq
             )
         elif isinstance(action, RecreateRemote):
-            result.recreate.add(action.event_uid)
+            uow.events.requeue_create(action.event_uid)
         elif isinstance(action, RecordConflict):
             result.conflicts.append(action)
             _log_conflict(action)
@@ -130,11 +148,14 @@ def apply_plan(uow: UnitOfWork, calendar_pk: int, actions: list[Action]) -> Appl
                 # (``previous``); a local win changes nothing stored, so the
                 # losing remote version gets a change-log row of its own.
                 uow.events.record_conflict(action.event_uid, action.remote)
+        elif isinstance(action, ForgetPushes):
+            forgets.append((action.event_uid, action.up_to_seq))
         elif isinstance(action, AdvanceCursor):
             uow.cursors.set(
                 calendar_pk, action.cursor, full_sync_completed=action.full_sync_completed
             )
             result.cursor_advanced = True
+    uow.push_journal.forget(forgets)
     return result
 
 

@@ -272,7 +272,7 @@ class SyncEngine:
         if provider.capabilities.read_only:
             return outcome
         try:
-            result = push_pending(self.store, provider, calendar, recreate=applied.recreate)
+            result = push_pending(self.store, provider, calendar)
         except Exception as exc:
             raise _PushFailed(outcome, exc) from exc
         if result.stale:

@@ -88,5 +88,4 @@ def _merge(into: ApplyResult, more: ApplyResult) -> None:
     into.upserted += more.upserted
     into.tombstoned += more.tombstoned
     into.conflicts.extend(more.conflicts)
-    into.recreate |= more.recreate
     into.cursor_advanced |= more.cursor_advanced

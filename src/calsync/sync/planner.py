@@ -6,12 +6,22 @@ Rules, in the order they are applied:
   it when neither content nor etag moved, which is how our own pushes coming
   back are suppressed: they carry the remote id and etag recorded at push time).
 * A listed event with a pending local change is a *conflict* only when the
-  remote version moved (its etag differs from the one we last stored) and the
-  contents differ. Equal contents settle it quietly; an unmoved etag means the
-  push simply goes ahead. That includes the echo of our own create edited here
-  again before it came back: it carries the etag the create returned (kept,
-  marked unconfirmed; see `calsync.sync.etags`). The account's ``conflict``
-  policy picks the winner.
+  remote version moved (its etag differs from the one we last stored), the
+  contents differ, and it is not our own push coming back. Equal contents
+  settle it quietly; an unmoved etag means the push simply goes ahead. That
+  includes the echo of our own create edited here again before it came back:
+  it carries the etag the create returned (kept, marked unconfirmed; see
+  `calsync.sync.etags`). The account's ``conflict`` policy picks the winner.
+* Our own pushes are recognised by the push journal, not by etags: every push
+  is recorded (with the `round_trip_key` of the content sent) before it is
+  made, so when its answer is lost (a timeout, a crash) the provider's version
+  still reads as ours. A listed version equal to one of our recorded pushes
+  is our echo, never somebody's edit: when it is the pending version itself,
+  nothing is left to push; when the local side has a newer version since (or
+  deleted the event), the provider's identity and etag are adopted and the
+  newer version is pushed on top (`KeepLocal`, no conflict). Likewise an event
+  the provider no longer has after we recorded a delete of it is our delete
+  coming back: written again since, it is pushed as a new event.
 * An event is gone when the provider says so (``deleted``) or when a
   *complete, non-empty* listing (``full_listing``) omits it. Nothing else
   deletes: a partial listing never proves an absence, and an empty "complete"
@@ -39,20 +49,28 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
-from calsync.model import RemoteEvent
+from calsync.model import RemoteEvent, round_trip_key
 from calsync.providers.base import PullPage
 from calsync.sync.actions import (
     AbortMassDelete,
     Action,
     AdvanceCursor,
     DropPendingPush,
+    ForgetPushes,
     KeepLocal,
     RecordConflict,
     RecreateRemote,
     TombstoneFromRemote,
     UpsertFromRemote,
 )
-from calsync.sync.state import CalendarState, EventState, ListingEnd, Pulled, SyncPolicy
+from calsync.sync.state import (
+    CalendarState,
+    EventState,
+    ListingEnd,
+    Pulled,
+    PushedVersion,
+    SyncPolicy,
+)
 
 __all__ = ["plan", "plan_listing_end", "plan_page"]
 
@@ -226,8 +244,23 @@ def _remote_backed_live(state: CalendarState) -> bool:
 def _plan_listed(local: EventState | None, event: RemoteEvent, policy: SyncPolicy) -> list[Action]:
     if local is None:
         return [UpsertFromRemote(event)]
+    ours = _our_push(local, event)
+    actions = _plan_listed_version(local, event, ours, policy)
+    if local.pushes:
+        # The provider's version is seen: pushes up to it can no longer come back unseen.
+        actions.append(ForgetPushes(local.event_uid, None if ours is None else ours.seq))
+    return actions
+
+
+def _plan_listed_version(
+    local: EventState, event: RemoteEvent, ours: PushedVersion | None, policy: SyncPolicy
+) -> list[Action]:
     fingerprint = event.content.fingerprint()
     if local.pending_op is None:
+        if ours is not None and _replaced_since(local, ours):
+            # An older push of ours landed after all (its answer was lost), but
+            # the local side has moved on since: put the local version back.
+            return [KeepLocal(local.event_uid, event.remote_id, event.etag)]
         moved = (
             local.deleted
             or local.unconfirmed  # the echo: store its etag in plain form
@@ -236,11 +269,18 @@ def _plan_listed(local: EventState | None, event: RemoteEvent, policy: SyncPolic
             or local.remote_id != event.remote_id
         )
         return [UpsertFromRemote(event)] if moved else []
-    if local.live and local.fingerprint == fingerprint:
-        # Both sides say the same thing: record the remote identity, nothing to push.
+    if local.live and (
+        local.fingerprint == fingerprint or (ours is not None and ours.seq == local.change_seq)
+    ):
+        # Both sides say the same thing (the pending version itself landed, its
+        # answer lost): record the remote identity, nothing to push.
         return [_superseding(event, local)]
     if local.remote_id == event.remote_id and local.etag is not None and local.etag == event.etag:
         return []  # the remote version is the one our pending change is based on
+    if ours is not None:
+        # An earlier push of ours coming back, not an edit: the pending change
+        # is newer, so it goes ahead on top of the provider's version.
+        return [KeepLocal(local.event_uid, event.remote_id, event.etag)]
     if policy.conflict == "remote":
         return [
             RecordConflict(local.event_uid, "remote", event),
@@ -250,6 +290,25 @@ def _plan_listed(local: EventState | None, event: RemoteEvent, policy: SyncPolic
         RecordConflict(local.event_uid, "local", event),
         KeepLocal(local.event_uid, event.remote_id, event.etag),
     ]
+
+
+def _our_push(local: EventState, event: RemoteEvent) -> PushedVersion | None:
+    """The latest recorded push of ``local`` whose content the listed version
+    carries, if any (content compared as every provider round-trips it)."""
+    if not local.pushes:
+        return None
+    key = round_trip_key(event.content)
+    for pushed in reversed(local.pushes):
+        if pushed.op != "delete" and pushed.content_key == key:
+            return pushed
+    return None
+
+
+def _replaced_since(local: EventState, ours: PushedVersion) -> bool:
+    """With nothing pending: the local side deleted the event or pushed another
+    version after ``ours``."""
+    latest = local.pushes[-1]
+    return local.deleted or latest.op == "delete" or latest.content_key != ours.content_key
 
 
 def _superseding(event: RemoteEvent, local: EventState) -> UpsertFromRemote:
@@ -264,19 +323,29 @@ def _superseding(event: RemoteEvent, local: EventState) -> UpsertFromRemote:
 
 def _plan_gone(local: EventState, policy: SyncPolicy) -> list[Action]:
     assert local.remote_id is not None
+    forget: list[Action] = [ForgetPushes(local.event_uid)] if local.pushes else []
     if local.deleted:
         if local.pending_op == "delete":  # deleted on both sides: nothing left to push
-            return [DropPendingPush(local.event_uid, local.change_seq)]
-        return []
+            return [DropPendingPush(local.event_uid, local.change_seq), *forget]
+        return forget
     if local.pending_op is None:
-        return [TombstoneFromRemote(local.remote_id, local.event_uid)]
+        return [TombstoneFromRemote(local.remote_id, local.event_uid), *forget]
+    if any(pushed.op == "delete" for pushed in local.pushes):
+        # Our own delete went through (its answer was lost) and the event was
+        # written again since: not a conflict; it goes back as a new event.
+        return [RecreateRemote(local.event_uid), *forget]
     # Edited here, deleted there.
     if policy.conflict == "remote":
         return [
             RecordConflict(local.event_uid, "remote", None),
             TombstoneFromRemote(local.remote_id, local.event_uid),
+            *forget,
         ]
-    return [RecordConflict(local.event_uid, "local", None), RecreateRemote(local.event_uid)]
+    return [
+        RecordConflict(local.event_uid, "local", None),
+        RecreateRemote(local.event_uid),
+        *forget,
+    ]
 
 
 def _mass_delete_guard(live: int, would_delete: int, policy: SyncPolicy) -> AbortMassDelete | None:

@@ -22,6 +22,17 @@ MASS_DELETE_MIN_EVENTS = 4
 
 
 @dataclass(frozen=True, slots=True)
+class PushedVersion:
+    """A push calsync recorded before making it (the push journal): the
+    version's change sequence, the operation, and for a create or update the
+    `calsync.model.round_trip_key` of the content sent."""
+
+    seq: int
+    op: PendingOp
+    content_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EventState:
     """What the store knows about one event of the calendar (tombstones included)."""
 
@@ -40,6 +51,10 @@ class EventState:
     #: Pushed as a create whose echo no pull has listed yet (`calsync.sync.etags`);
     #: ``etag`` is then the one the create returned, if any.
     unconfirmed: bool = False
+    #: Our recorded pushes of this event that no pull has seen the outcome of
+    #: yet, oldest first: what tells our own write coming back (whose answer
+    #: may have been lost) from somebody else's edit.
+    pushes: tuple[PushedVersion, ...] = ()
 
     @property
     def live(self) -> bool:

@@ -10,6 +10,7 @@ from alembic import context
 from calsync.store import (
     channels_models,  # noqa: F401  (registers its tables on Base)
     provider_channels_models,  # noqa: F401  (registers its table)
+    push_models,  # noqa: F401  (registers its table)
 )
 from calsync.store.models import Base
 

@@ -71,12 +71,27 @@ def set_meta(row: Any, meta: dict[str, Any]) -> None:
             setattr(row, name, value)
 
 
-def set_push_state(row: Any, change: Change) -> None:
+def on_remote(row: Any) -> bool:
+    """Whether, as far as calsync knows, the provider holds this stored event:
+    it has a remote id, and is neither waiting to be created there (again)
+    nor deleted with nothing left to push."""
+    if row is None or row.remote_id is None:
+        return False
+    if row.push_state == "pending":
+        return bool(row.pending_op != "create")
+    return not row.deleted
+
+
+def set_push_state(row: Any, change: Change, *, was_on_remote: bool) -> None:
+    """``was_on_remote``: `on_remote` of the row before this change."""
     if change.source == API:
         if change.content is not None:
+            # An event deleted there (by us or by the provider) and written
+            # again here goes back as a new event, not as an update of a
+            # remote event that no longer exists.
             row.push_state = "pending"
-            row.pending_op = "update" if row.remote_id else "create"
-        elif row.remote_id:
+            row.pending_op = "update" if was_on_remote else "create"
+        elif was_on_remote:
             row.push_state, row.pending_op = "pending", "delete"
         else:  # never reached the provider: nothing to undo there
             row.push_state, row.pending_op = "none", None

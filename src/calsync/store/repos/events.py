@@ -38,6 +38,7 @@ from calsync.store.repos.event_rules import (
     Change,
     decide,
     needs_row,
+    on_remote,
     set_meta,
     set_push_state,
 )
@@ -174,6 +175,18 @@ class EventRepo:
             row.push_state, row.pending_op = "pending", "delete"
         else:
             row.push_state, row.pending_op = "pending", "update"
+
+    def requeue_create(self, event_uid: str) -> None:
+        """The provider no longer has the event but the local version stands
+        (a conflict the local side won, or our own delete coming back before a
+        later write): push it as a new event."""
+        self._journal.require_writable()
+        row = self._session.execute(
+            select(Event).where(Event.event_uid == event_uid).with_for_update()
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no event {event_uid}")
+        row.push_state, row.pending_op, row.etag = "pending", "create", None
 
     def record_conflict(self, event_uid: str, losing: RemoteEvent | None) -> None:
         """Keep the remote version that lost a conflict to the local one.
@@ -441,6 +454,7 @@ class EventRepo:
             return decision, row
         updated, seq = self._journal.stamp(cal.account_pk)
         previous = None if row is None else snapshot(row)
+        was_on_remote = on_remote(row)
         if row is None:
             assert change.content is not None  # _decide: deleting nothing is MISSING
             row = _NewRow(
@@ -462,7 +476,7 @@ class EventRepo:
             row.deleted = False
         set_meta(row, meta)
         row.updated, row.change_seq = updated, seq
-        set_push_state(row, change)
+        set_push_state(row, change, was_on_remote=was_on_remote)
         op = "created" if previous is None else ("deleted" if row.deleted else "updated")
         self._journal.record(
             row, calendar_id=cal.calendar_id, op=op, source=change.source, previous=previous

@@ -1,5 +1,6 @@
 """Pruning finished history: delivered or abandoned notifications, consumed
-outbox rows, and the change log.
+outbox rows, the change log, and old push-journal rows (a push whose
+provider version no pull ever saw, e.g. an event outside the sync window).
 
 These tables only grow (every event change adds a change-log row with the
 previous version, and an outbox row and a delivery per subscribed channel), so
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from calsync.store.channels_models import Delivery
 from calsync.store.models import ChangeLogEntry, OutboxEntry
+from calsync.store.push_models import PushAttempt
 from calsync.store.repos.channel_leases import PENDING as DELIVERY_PENDING
 from calsync.store.repos.journal_repos import PENDING as OUTBOX_PENDING
 
@@ -28,13 +30,14 @@ class PruneCounts:
     deliveries: int = 0
     outbox: int = 0
     changes: int = 0
+    push_attempts: int = 0
 
     @property
     def total(self) -> int:
-        return self.deliveries + self.outbox + self.changes
+        return self.deliveries + self.outbox + self.changes + self.push_attempts
 
 
-_Prunable = type[Delivery] | type[OutboxEntry] | type[ChangeLogEntry]
+_Prunable = type[Delivery] | type[OutboxEntry] | type[ChangeLogEntry] | type[PushAttempt]
 
 
 def _finished(table: str, before: datetime) -> tuple[_Prunable, ColumnElement[bool]]:
@@ -47,6 +50,8 @@ def _finished(table: str, before: datetime) -> tuple[_Prunable, ColumnElement[bo
         )
     if table == "changes":
         return ChangeLogEntry, ChangeLogEntry.updated < before
+    if table == "push_attempts":
+        return PushAttempt, PushAttempt.attempted_at < before
     raise ValueError(f"no history table {table!r}")
 
 
@@ -62,4 +67,4 @@ def prune_batch(connection: Connection, table: str, before: datetime, limit: int
     return int(result.rowcount or 0)
 
 
-TABLES = ("deliveries", "outbox", "changes")
+TABLES = ("deliveries", "outbox", "changes", "push_attempts")
