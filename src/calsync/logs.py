@@ -139,6 +139,7 @@ class LibraryRootRecords(logging.Filter):
             return True
         for library in ROOT_LOGGING_LIBRARIES:
             if f"{os.sep}{library}{os.sep}" in record.pathname:
+                record.name = library  # say who logged it when it is shown
                 return logging.getLogger(library).isEnabledFor(record.levelno)
         return True
 
