@@ -6,26 +6,28 @@
 Nothing calsync logs may reveal a secret or a token, so redaction happens at
 the last moment, on the fully formatted output (message, ``%`` arguments,
 exception tracebacks, stack info and JSON extras), not by trusting callers.
-It removes:
+What is secret is decided by `calsync.redaction.redact` (registered secrets,
+tokens, credentials, and the secret parts of every URL); JSON extras whose
+key names a credential are blanked too.
 
-* every value passed to `register_secret` (`calsync.config.secrets.Secret`
-  registers each secret it reads);
-* calsync's own tokens (``csa_…`` access, ``csr_…`` refresh);
-* ``Bearer …`` / ``Basic …`` credentials;
-* ``client_secret=…``, ``access_token: …`` and similar key/value shapes, and
-  JSON extras whose key names a credential.
+HTTP client libraries log every request, URL and query included (httpx at
+INFO, urllib3 at DEBUG): they are kept at WARNING whatever the level, since a
+feed or webhook URL is often the credential itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
+
+from calsync.redaction import REDACTED, redact, register_secret
 
 __all__ = [
     "REDACTED",
@@ -35,8 +37,6 @@ __all__ = [
     "register_secret",
 ]
 
-REDACTED = "***"
-
 LEVELS: dict[str, int] = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -44,10 +44,6 @@ LEVELS: dict[str, int] = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-
-#: Shorter registered values are ignored: redacting every "ab" would wreck the
-#: logs while protecting nothing a 2-character secret could protect.
-MIN_SECRET_LENGTH = 4
 
 #: Key names whose values are credentials, in messages and in JSON extras.
 _SENSITIVE_NAMES = (
@@ -67,50 +63,14 @@ _SENSITIVE_KEY = re.compile(
     re.IGNORECASE,
 )
 
-_TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(cs[ar]_)[A-Za-z0-9_-]{8,}"), r"\1" + REDACTED),
-    (re.compile(r"\b(Bearer\s+)[^\s\"',;]+", re.IGNORECASE), r"\1" + REDACTED),
-    # "Basic" is an English word too: only redact what looks like base64 credentials.
-    (re.compile(r"\b(Basic\s+)[A-Za-z0-9+/]{8,}={0,2}"), r"\1" + REDACTED),
-    (
-        # key=value, key: value, "key": "value", 'key': 'value' (dict reprs, JSON, query strings)
-        re.compile(
-            r"\b((?:client_secret|refresh_token|access_token|id_token|password|passwd|api_key)"
-            r"[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}\]]+",
-            re.IGNORECASE,
-        ),
-        r"\1" + REDACTED,
-    ),
-)
+#: Loggers that record each HTTP request with its full URL: WARNING at every level.
+REQUEST_LOGGERS = ("httpx", "httpcore", "urllib3", "requests", "httplib2", "googleapiclient")
 
-_registry_lock = threading.Lock()
-_registered: set[str] = set()
-_registered_pattern: re.Pattern[str] | None = None
-
-
-def register_secret(value: str) -> None:
-    """Make sure ``value`` never appears in any log output from now on."""
-    global _registered_pattern
-    value = value.strip()
-    if len(value) < MIN_SECRET_LENGTH:
-        return
-    with _registry_lock:
-        if value in _registered:
-            return
-        _registered.add(value)
-        # Longest first, so a secret containing another is removed whole.
-        alternatives = sorted(_registered, key=len, reverse=True)
-        _registered_pattern = re.compile("|".join(re.escape(v) for v in alternatives))
-
-
-def redact(text: str) -> str:
-    """``text`` with registered secrets and token-shaped strings replaced by ``***``."""
-    pattern = _registered_pattern
-    if pattern is not None:
-        text = pattern.sub(REDACTED, text)
-    for token_pattern, replacement in _TOKEN_PATTERNS:
-        text = token_pattern.sub(replacement, text)
-    return text
+#: Libraries that log on the root logger instead of their own (caldav parses a
+#: non-XML answer with ``logging.info(..., exc_info=True)``: a traceback for an
+#: error calsync reports itself). Their records are judged as if logged on the
+#: named logger.
+ROOT_LOGGING_LIBRARIES = ("caldav",)
 
 
 def _redact_value(value: Any) -> Any:
@@ -168,6 +128,19 @@ class RedactingFilter(logging.Filter):
             record.stack_info = redact(record.stack_info)
         for key, value in _extras(record).items():
             setattr(record, key, REDACTED if _SENSITIVE_KEY.match(key) else _redact_value(value))
+        return True
+
+
+class LibraryRootRecords(logging.Filter):
+    """Judges a library's root-logger records by the library's own logger level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "root":
+            return True
+        for library in ROOT_LOGGING_LIBRARIES:
+            if f"{os.sep}{library}{os.sep}" in record.pathname:
+                record.name = library  # say who logged it when it is shown
+                return logging.getLogger(library).isEnabledFor(record.levelno)
         return True
 
 
@@ -236,6 +209,7 @@ def configure_logging(
         raise ValueError(f"unknown log format {fmt!r}; use 'text' or 'json'")
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(LibraryRootRecords())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     with _handler_lock:
@@ -249,4 +223,8 @@ def configure_logging(
         # At debug level everything is shown, the scheduler's records included.
         quiet = numeric_level > logging.DEBUG
         logging.getLogger("apscheduler").setLevel(logging.WARNING if quiet else logging.NOTSET)
+        for name in REQUEST_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        for name in ROOT_LOGGING_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     logging.captureWarnings(True)

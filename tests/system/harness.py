@@ -131,6 +131,7 @@ class DaemonProcess:
         cwd: Path,
         env: dict[str, str] | None = None,
         python_prelude: str | None = None,
+        global_args: Sequence[str] = (),
     ) -> None:
         self.log_path = cwd / "daemon.log"
         self._log = self.log_path.open("wb")
@@ -143,7 +144,7 @@ class DaemonProcess:
                 "-c",
                 python_prelude + "\nfrom calsync.cli.main import main\nmain()",
             ]
-        argv += ["--config", str(config), "run"]
+        argv += ["--config", str(config), *global_args, "run"]
         child_env = {
             k: v
             for k, v in os.environ.items()

@@ -11,7 +11,8 @@ from click.testing import CliRunner, Result
 
 from calsync.cli.main import cli
 from calsync.errors import TransientProviderError
-from calsync.providers import memory
+from calsync.providers import memory, registry
+from calsync.providers.registry import ProviderSpec
 from tests.fixtures.store import content
 
 BACKEND = "cli-sync-test"
@@ -94,3 +95,45 @@ def test_usage_errors_exit_2(config: Path) -> None:
     unknown = invoke(config, "sync", "--once", "--account", "nobody")
     assert unknown.exit_code == 2
     assert "'team'" in unknown.output
+
+
+def test_a_bug_inside_the_engine_logs_its_traceback_and_exits_70(config: Path) -> None:
+    """The engine catches everything to keep other calendars going; a bug still
+    reaches the log with its real traceback, and the command exits 70."""
+    invoke(config, "sync", "--once")
+    memory.get_backend(BACKEND).fail_next_pulls(1, KeyError("a bug in calsync"))
+    result = invoke(config, "sync", "--once")
+    assert result.exit_code == 70, result.output
+    assert "error: team/Work: unexpected KeyError: 'a bug in calsync'" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "NoneType: None" not in result.stderr
+    assert "memory_backend.py" in result.stderr  # the frame that raised it
+    assert "please report it" in result.stderr
+    assert result.stderr.count("KeyError: 'a bug in calsync'") == 2  # traceback + report line
+
+
+@pytest.fixture
+def buggy_provider() -> Iterator[None]:
+    class Buggy:
+        def list_calendars(self) -> list[object]:
+            return [None]  # not a RemoteCalendar: the engine trips over it
+
+        def close(self) -> None:
+            pass
+
+    registry.register(ProviderSpec(name="buggy", factory=lambda name, options: Buggy()))  # type: ignore[arg-type]
+    yield
+    registry.unregister("buggy")
+
+
+def test_a_bug_at_account_level_exits_70_too(config: Path, buggy_provider: None) -> None:
+    config.write_text(
+        config.read_text(encoding="utf-8") + '[[accounts]]\nname = "odd"\nprovider = "buggy"\n',
+        encoding="utf-8",
+    )
+    result = invoke(config, "sync", "--once")
+    assert result.exit_code == 70, result.output
+    assert "team: ok" in result.stdout
+    assert "error: odd: unexpected AttributeError" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "NoneType: None" not in result.stderr

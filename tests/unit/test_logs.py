@@ -133,3 +133,65 @@ def test_redact_shapes(text: str, expected: str) -> None:
 def test_short_values_are_not_registered() -> None:
     register_secret("ab")
     assert redact("a cab b") == "a cab b"
+
+
+FEED_URL = "https://feeds.example.org/private-abc/basic.ics?token=SECRET-in-the-query"
+
+
+@pytest.mark.parametrize("level", ["debug", "info"])
+def test_http_client_request_logs_never_show_a_url(level: str) -> None:
+    """httpx logs every request with its URL at INFO, urllib3 at DEBUG: kept at WARNING."""
+    stream = io.StringIO()
+    configure_logging(level, "text", stream)
+    logging.getLogger("httpx").info('HTTP Request: GET %s "HTTP/1.1 200 OK"', FEED_URL)
+    logging.getLogger("urllib3.connectionpool").debug(
+        '%s://%s:%s "%s %s %s" %s',
+        "https",
+        "feeds.example.org",
+        443,
+        "GET",
+        "/private-abc/basic.ics?token=SECRET-in-the-query",
+        "HTTP/1.1",
+        200,
+    )
+    logging.getLogger("googleapiclient.discovery").info("URL being requested: GET %s", FEED_URL)
+    assert stream.getvalue() == ""
+    logging.getLogger("httpx").warning("retrying %s", FEED_URL)
+    assert "SECRET" not in stream.getvalue() and "retrying" in stream.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_urls_in_messages_lose_their_secrets(fmt: str) -> None:
+    stream = io.StringIO()
+    configure_logging("debug", fmt, stream)  # type: ignore[arg-type]
+    log.warning("GET %s failed", FEED_URL, extra={"callback": FEED_URL})
+    try:
+        raise OSError(f"cannot reach {FEED_URL}")
+    except OSError:
+        log.exception("boom")
+    output = stream.getvalue()
+    assert "SECRET" not in output and "private-abc" not in output
+    assert "https://feeds.example.org/***/basic.ics?token=***" in output
+
+
+def test_a_library_logging_on_the_root_logger_is_judged_by_its_own_level() -> None:
+    """caldav logs an lxml traceback on the *root* logger for a non-XML answer; calsync
+    reports that failure itself, so it is dropped unless calsync logs at debug."""
+    library_code = compile(
+        "import logging\n"
+        "try:\n"
+        "    raise ValueError('Opening and ending tag mismatch')\n"
+        "except ValueError:\n"
+        "    logging.info('Expected some valid XML from the server', exc_info=True)\n",
+        "/venv/site-packages/caldav/response.py",
+        "exec",
+    )
+    stream = io.StringIO()
+    configure_logging("info", "text", stream)
+    exec(library_code, {})  # noqa: S102 - runs as if it were the library's module
+    assert stream.getvalue() == ""
+    logging.getLogger().info("calsync's own root record")  # other root records still pass
+    assert "calsync's own root record" in stream.getvalue()
+    configure_logging("debug", "text", stream)
+    exec(library_code, {})  # noqa: S102
+    assert "Expected some valid XML" in stream.getvalue()

@@ -15,8 +15,10 @@ from typing import IO
 import click
 
 from calsync.errors import CalsyncError, UserError
+from calsync.redaction import redact
 
 #: Exit codes. 2 matches click's own usage errors: "you asked for something wrong".
+EXIT_OK = 0
 EXIT_USER = 2
 EXIT_FAILURE = 1
 #: BSD sysexits EX_SOFTWARE: an internal error, i.e. a bug in calsync.
@@ -34,7 +36,13 @@ class ErrorReport:
 
 
 def report_for(exc: BaseException, *, debug: bool = False) -> ErrorReport:
-    """Map ``exc`` to its message lines and exit code (pure: prints nothing)."""
+    """Map ``exc`` to its message lines and exit code (pure: prints nothing);
+    secrets and the secret parts of URLs in the lines are redacted."""
+    report = _report_for(exc, debug=debug)
+    return ErrorReport(tuple(redact(line) for line in report.lines), report.exit_code)
+
+
+def _report_for(exc: BaseException, *, debug: bool) -> ErrorReport:
     if isinstance(exc, CalsyncError):
         lines = [f"error: {exc.message}"]
         if exc.hint:

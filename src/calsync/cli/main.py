@@ -18,7 +18,7 @@ import click
 
 import calsync
 from calsync.cli.account_commands import account, keys
-from calsync.cli.errors import EXIT_FAILURE, emit, report_for
+from calsync.cli.errors import emit, report_for
 from calsync.cli.state import CliState, pass_state
 from calsync.errors import UserError
 
@@ -93,7 +93,8 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
     """Sync the configured accounts once and exit.
 
     Exit status: 0 when every calendar synced, 1 when any account or calendar
-    failed (each failure is printed with its reason), 2 for a usage error.
+    failed (each failure is printed with its reason), 2 for a usage error, 70
+    when a bug in calsync failed it (the traceback is logged).
     """
     from calsync.cli.sync_once import print_reports, run_once
     from calsync.daemon import bootstrap
@@ -113,8 +114,9 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
             allow_mass_delete=allow_mass_delete,
             interactive=sys.stdout.isatty(),
         )
-    if not print_reports(reports):
-        raise click.exceptions.Exit(EXIT_FAILURE)
+    code = print_reports(reports)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @cli.group()

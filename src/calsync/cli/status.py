@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from calsync.config import Settings
+from calsync.redaction import redact
 
 if TYPE_CHECKING:
     from calsync.store import Store
@@ -94,11 +95,13 @@ def render_status(rows: Sequence[StatusRow], *, now: datetime | None = None) -> 
                 row.account,
                 row.provider,
                 NONE if row.connected is None else CONNECTED if row.connected else DISCONNECTED,
-                row.calendar or NONE,
+                # Names and errors recorded before URL secrets were hidden at the
+                # source (a feed named after its URL) must not show them either.
+                redact(row.calendar or NONE),
                 row.calendar_id or NONE,
                 _format_time(row.last_sync_at, current),
                 format_age(row.cursor_updated_at, current) if row.calendar else NONE,
-                " ".join(error.split()),
+                redact(" ".join(error.split())),
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]

@@ -15,6 +15,7 @@ from calsync.config.schema import Key, KeyType, Section
 from calsync.config.sections import ACCOUNT, CORE_SECTIONS
 from calsync.config.settings import Settings
 from calsync.config.values import to_toml
+from calsync.redaction import redact
 
 __all__ = ["render_effective", "render_example", "render_reference", "toml_value"]
 
@@ -54,17 +55,28 @@ def _comment(text: str, width: int = 88) -> list[str]:
 # --- the effective config -------------------------------------------------------------
 
 
+def _shown(value: object) -> object:
+    """A TOML-shaped value as `config check` may print it: URL tokens and secrets hidden."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    return value
+
+
 def _effective_key(name: str, value: Any) -> str:
     if value is None:
         return f"# {name} is not set"
-    return f"{name} = {toml_value(to_toml(value))}"
+    return f"{name} = {toml_value(_shown(to_toml(value)))}"
 
 
 def render_effective(settings: Settings) -> str:
-    """The loaded config as TOML, every default filled in; secrets appear only as their file."""
+    """The loaded config as TOML, every default filled in; secrets appear only as their
+    file, and the secret parts of URLs (query values, token-like segments) as ``***``."""
     lines = [
         f"# Effective configuration, loaded from {settings.path}.",
-        "# Defaults are filled in; secrets are shown as the file they are read from.",
+        "# Defaults are filled in; secrets are shown as the file they are read from,",
+        "# and the token-like parts of URLs (query values, capability paths) as ***.",
     ]
     for section in CORE_SECTIONS:
         values = getattr(settings, section.name)

@@ -10,6 +10,18 @@ from calsync.config.schema import Key, KeyType, Section
 
 __all__ = ["ACCOUNT", "API", "CORE_SECTIONS", "LOGGING", "NOTIFY", "STORE", "SYNC"]
 
+# Every number and duration has an upper bound too: a value that only overflows
+# later (a sync window of a million days is before year 1) is refused by
+# `calsync config check`, naming the key, instead of crashing a sync.
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+YEAR = 365 * DAY
+#: Sync and rediscovery intervals.
+MAX_INTERVAL = 30 * DAY
+#: Ten years each way.
+MAX_WINDOW_DAYS = 3650
+
 STORE = Section(
     "store",
     help="Where calsync keeps its state.",
@@ -37,7 +49,8 @@ STORE = Section(
             "How long finished history is kept: sent or abandoned notifications, "
             "consumed outbox rows and the change log (with each change's previous "
             "version). Pruned hourly; anything still pending is never pruned.",
-            minimum=86400,
+            minimum=DAY,
+            maximum=10 * YEAR,
         ),
     ],
 )
@@ -87,6 +100,7 @@ API = Section(
             50,
             "Requests per second allowed per client before 429.",
             minimum=1,
+            maximum=1_000_000,
         ),
         Key(
             "rate_limit_per_minute",
@@ -94,6 +108,7 @@ API = Section(
             500,
             "Requests per minute allowed per client before 429.",
             minimum=1,
+            maximum=60_000_000,
         ),
         Key(
             "page_size", KeyType.INT, 100, "Events per page of /v1/events.", minimum=1, maximum=1000
@@ -105,6 +120,7 @@ API = Section(
             "Memory for rendered pages of /v1/events and /v1/free_busy, in MiB; 0 turns "
             "the cache off. A page is reused only while its account has not changed.",
             minimum=0,
+            maximum=1_048_576,
         ),
         Key(
             "max_body_bytes",
@@ -112,6 +128,7 @@ API = Section(
             1_048_576,
             "Largest request body accepted, in bytes.",
             minimum=1024,
+            maximum=1_073_741_824,
         ),
         Key(
             "access_token_ttl",
@@ -119,6 +136,7 @@ API = Section(
             "1h",
             "Lifetime of an access token issued by the API.",
             minimum=60,
+            maximum=YEAR,
         ),
     ],
 )
@@ -127,13 +145,21 @@ SYNC = Section(
     "sync",
     help="How and when calendars are synchronised.",
     keys=[
-        Key("interval", KeyType.DURATION, "5m", "Time between two syncs of a calendar.", minimum=1),
+        Key(
+            "interval",
+            KeyType.DURATION,
+            "5m",
+            "Time between two syncs of a calendar.",
+            minimum=1,
+            maximum=MAX_INTERVAL,
+        ),
         Key(
             "window_past_days",
             KeyType.INT,
             42,
             "Days before today that windowed providers sync.",
             minimum=0,
+            maximum=MAX_WINDOW_DAYS,
         ),
         Key(
             "window_future_days",
@@ -141,6 +167,7 @@ SYNC = Section(
             201,
             "Days after today that windowed providers sync.",
             minimum=1,
+            maximum=MAX_WINDOW_DAYS,
         ),
         Key(
             "max_delete_fraction",
@@ -157,6 +184,7 @@ SYNC = Section(
             "1h",
             "Time between two listings of an account's calendars.",
             minimum=1,
+            maximum=MAX_INTERVAL,
         ),
     ],
 )
@@ -176,6 +204,8 @@ NOTIFY = Section(
             KeyType.DURATION,
             "1s",
             "Changes within this time are sent as one notification.",
+            minimum=0,
+            maximum=HOUR,
         ),
         Key(
             "verification_timeout",
@@ -183,6 +213,7 @@ NOTIFY = Section(
             "5s",
             "How long a callback may take to answer.",
             minimum=0.001,
+            maximum=5 * MINUTE,
         ),
     ],
 )
@@ -216,6 +247,7 @@ ACCOUNT = Section(
             KeyType.DURATION,
             help="Overrides [sync] interval for this account.",
             minimum=1,
+            maximum=MAX_INTERVAL,
             example="15m",
         ),
         Key(

@@ -17,6 +17,7 @@ from calsync.config.durations import EXAMPLES, format_duration, parse_duration
 from calsync.config.schema import Key, KeyType
 from calsync.config.secrets import Secret, SecretFileError, read_secret_file
 from calsync.config.settings import ListenAddress
+from calsync.redaction import register_url_secrets
 
 __all__ = ["InvalidValue", "to_python", "to_toml"]
 
@@ -138,7 +139,12 @@ def to_python(key: Key, raw: object, *, config_dir: Path) -> Any:
         return tuple(raw)
     _expect(raw, str, _STRING_SHAPES.get(kind, "a string"))
     assert isinstance(raw, str)
-    return _from_string(key, raw, config_dir)
+    value = _from_string(key, raw, config_dir)
+    if isinstance(value, str) and "://" in value:
+        # A feed URL is often its own credential (?token=…, /private-…/): hide
+        # those parts wherever they show up later, not only inside the URL.
+        register_url_secrets(value)
+    return value
 
 
 _STRING_SHAPES = {

@@ -121,12 +121,7 @@ def build_app(settings: Settings, store: Store, services: ApiServices | None = N
 
 
 def display_url(url: str) -> str:
-    """``url`` with any password hidden, for messages."""
-    from calsync.logs import redact
+    """``url`` without its password, query values or token-like path segments, for messages."""
+    from calsync.redaction import redact
 
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        credentials, _, host = rest.partition("@")
-        user = credentials.split(":", 1)[0]
-        return redact(f"{scheme}://{user}:***@{host}" if ":" in credentials else url)
     return redact(url)

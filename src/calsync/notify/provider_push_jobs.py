@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -23,6 +23,9 @@ from calsync.config import AccountSettings, Settings
 from calsync.notify.provider_push import ProviderPushManager, PushTarget
 from calsync.providers.base import Provider
 from calsync.store import CalendarRecord
+
+if TYPE_CHECKING:
+    from calsync.sync import AccountSyncReport
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class CalendarSyncer(Protocol):
 
     def sync_calendars(
         self, account: AccountSettings, provider: Provider, calendars: Sequence[CalendarRecord]
-    ) -> object: ...
+    ) -> AccountSyncReport: ...
 
 
 def register_push_jobs(
@@ -132,9 +135,15 @@ def engine_trigger(
             return
         provider = manager.provider_factory(account.provider, account.name, account.options)
         try:
-            engine().sync_calendars(account, provider, [calendar])
+            report = engine().sync_calendars(account, provider, [calendar])
         finally:
             provider.close()
+        if not report.ok:  # the engine reports failures; the scheduler's jobs log theirs
+            log.warning(
+                "account %r: push sync failed: %s",
+                account.name,
+                "; ".join(report.describe_failures()),
+            )
 
     return sync_now
 

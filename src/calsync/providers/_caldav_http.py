@@ -7,6 +7,7 @@ exception and loses the DAV:error body that says "invalid sync token").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,14 @@ from calsync.errors import (
     ProviderError,
     RateLimited,
     TransientProviderError,
+)
+from calsync.providers._failures import http_status_text, request_failure, where
+
+log = logging.getLogger(__name__)
+
+REFUSED_CREDENTIALS = "the CalDAV server refused our credentials; check username and password_file"
+NOT_CALDAV = (
+    "this does not look like a CalDAV server; check url (the CalDAV server or principal URL)"
 )
 
 #: Called before every request the provider sends itself: (method, url, body).
@@ -74,12 +83,12 @@ class DavTransport:
                 allow_redirects=False,
             )
         except http_library.exceptions.RequestException as exc:
-            raise TransientProviderError(f"{method} {url}: {exc}") from exc
+            raise request_failure(exc, method, url, timeout=self.timeout) from exc
         status = int(response.status_code or 0)
         reply_headers = {k: v for k, v in response.headers.items()}
         content = response.content or b""
         if status == 401:
-            raise CredentialsInvalid(f"{method} {url}: the CalDAV server refused our credentials")
+            raise CredentialsInvalid(f"{where(method, url)}: {REFUSED_CREDENTIALS}")
         if status in (429, 503):
             raise RateLimited(
                 f"{method} {url}: HTTP {status}",
@@ -102,18 +111,35 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def library_call(what: str, call: Callable[[], T]) -> T:
-    """Run a `caldav` library call, turning its exceptions into calsync errors."""
+def library_call(what: str, call: Callable[[], T], *, url: str, timeout: float | None = None) -> T:
+    """Run a `caldav` library call (discovery at ``url``), turning its exceptions into
+    one-line calsync errors: the library's own text is a repr chain or an HTML page."""
+    request = where(what, url)
     try:
         return call()
     except dav_error.AuthorizationError as exc:
-        raise CredentialsInvalid(f"{what}: {exc}") from exc
+        raise CredentialsInvalid(f"{request}: {REFUSED_CREDENTIALS}") from exc
     except dav_error.RateLimitError as exc:
-        raise RateLimited(f"{what}: {exc}", retry_after=_float(exc)) from exc
+        raise RateLimited(f"{request}: rate limited", retry_after=_float(exc)) from exc
     except dav_error.DAVError as exc:
-        raise ProviderError(f"{what}: {exc}") from exc
+        raise ProviderError(f"{request}: {_dav_problem(exc)}") from exc
     except http_library.exceptions.RequestException as exc:
-        raise TransientProviderError(f"{what}: {exc}") from exc
+        raise request_failure(exc, what, url, timeout=timeout) from exc
+    except Exception as exc:  # the library choked on an answer that is not CalDAV
+        log.debug("%s: the caldav library failed", request, exc_info=True)
+        raise ProviderError(f"{request}: {NOT_CALDAV}") from exc
+
+
+def _dav_problem(exc: dav_error.DAVError) -> str:
+    status = getattr(exc, "status", None)
+    if status is None:
+        return NOT_CALDAV
+    answered = http_status_text(int(status))
+    if status == 404:
+        return f"{answered}; check url (the CalDAV server or principal URL)"
+    if status >= 500 and status not in (501, 505):
+        return f"{answered}; the CalDAV server failed"
+    return f"{answered}, {NOT_CALDAV}"
 
 
 def _float(exc: Any) -> float | None:

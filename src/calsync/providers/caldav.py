@@ -107,14 +107,25 @@ class CalDAVProvider:
             timeout=int(timeout),
             enable_rfc6764=False,
         )
+        self._timeout = timeout
         self._http = DavTransport(self._client, hook=request_hook, timeout=timeout)
         self._writer = CalDAVWriter(self._http)
 
     # -- calendars ---------------------------------------------------------------
 
     def list_calendars(self) -> Sequence[RemoteCalendar]:
-        principal = library_call("CalDAV principal discovery", self._client.principal)
-        home = library_call("CalDAV calendar-home-set", lambda: principal.calendar_home_set)
+        principal = library_call(
+            "CalDAV principal discovery at",
+            self._client.principal,
+            url=self.url,
+            timeout=self._timeout,
+        )
+        home = library_call(
+            "CalDAV calendar-home-set at",
+            lambda: principal.calendar_home_set,
+            url=str(principal.url),
+            timeout=self._timeout,
+        )
         home_url = str(home.url)
         reply = self._http.send(
             "PROPFIND",
@@ -473,7 +484,14 @@ CONFIG_SECTION = Section(
             True,
             "Use RFC 6578 sync-collection; false forces the ctag + etag comparison.",
         ),
-        Key("timeout", KeyType.DURATION, "30s", "Timeout of one HTTP request.", minimum=1),
+        Key(
+            "timeout",
+            KeyType.DURATION,
+            "30s",
+            "Timeout of one HTTP request.",
+            minimum=1,
+            maximum=3600,  # an hour
+        ),
     ],
 )
 

@@ -130,7 +130,7 @@ class GoogleProvider:
             cache_discovery=False,
             client_options=options,
         )
-        self._execute = Executor(retries=retries, backoff=backoff)
+        self._execute = Executor(retries=retries, backoff=backoff, token_uri=token_uri)
         self._calendar_list_key = calendar_list_key(api_endpoint, client_id, refresh_token)
 
     # -- calendars ----------------------------------------------------------------

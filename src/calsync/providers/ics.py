@@ -15,13 +15,25 @@ Feeds have no tombstones, so deletions come only from a *complete* listing:
   complete calendar that has no events, and does list as complete.
 
 Cursor: JSON ``{"etag": ..., "last_modified": ...}`` of the last good response.
+
+The calendar's name is ``calendar_name`` when configured, else the feed's
+``X-WR-CALNAME``, else the host and the last path segment of the URL, never
+the URL itself: a feed URL is often its own credential (``?token=…``,
+``/private-…/``). Reading ``X-WR-CALNAME`` needs the feed, so discovery
+(hourly) downloads it; the pull that follows revalidates that download with a
+conditional GET instead of downloading the feed again. A download that failed
+at discovery is the pull's error, without asking again (the engine pulls
+right after discovering).
+Error messages show the URL with `calsync.redaction.redact_url`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -36,9 +48,11 @@ from calsync.errors import (
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import _ical
 from calsync.providers._caldav_http import retry_after
+from calsync.providers._failures import http_status_text, request_failure, where
 from calsync.providers._options import opt_seconds, opt_secret, opt_str
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
 from calsync.providers.registry import ProviderSpec
+from calsync.redaction import is_capability
 
 __all__ = ["SPEC", "IcsProvider", "create_ics_provider"]
 
@@ -69,7 +83,10 @@ class IcsProvider:
         if url.startswith("webcal://"):
             url = "https://" + url[len("webcal://") :]
         self.url = url
-        self.name = name or url.rstrip("/").rpartition("/")[2] or url
+        self.configured_name = name
+        self.name = name or fallback_name(url)
+        #: Discovery's download of a feed (or why it failed), for the pull that follows.
+        self._prefetched: dict[str, httpx.Response | ProviderError] = {}
         headers = {"User-Agent": "calsync", "Accept": "text/calendar, */*;q=0.5"}
         if bearer_token is not None:
             headers["Authorization"] = f"Bearer {bearer_token}"
@@ -83,22 +100,49 @@ class IcsProvider:
         )
 
     def list_calendars(self) -> Sequence[RemoteCalendar]:
-        return [RemoteCalendar(remote_id=self.url, name=self.name, read_only=True)]
+        name = self.configured_name or self._feed_name()
+        return [RemoteCalendar(remote_id=self.url, name=name, read_only=True)]
+
+    def _feed_name(self) -> str:
+        """``X-WR-CALNAME``, else `fallback_name`. A failed download is kept for
+        the pull to report: discovery must not fail where the pull would."""
+        try:
+            response = self._get(self.url, {})
+        except ProviderError as exc:
+            self._prefetched[self.url] = exc
+            return self.name
+        self._prefetched[self.url] = response
+        return feed_calendar_name(response.content) or self.name
 
     def pull(
         self, calendar_remote_id: str, cursor: str | None, window: SyncWindow
     ) -> Iterator[PullPage]:
         validators = _decode_cursor(cursor)
-        headers: dict[str, str] = {}
-        if validators.get("etag"):
-            headers["If-None-Match"] = validators["etag"]
-        if validators.get("last_modified"):
-            headers["If-Modified-Since"] = validators["last_modified"]
-        response = self._get(calendar_remote_id, headers)
-        if response.status_code == 304 and cursor is not None:
-            yield PullPage(final=True, cursor=cursor, unchanged=True, expected_total=0)
-            return
-        events, has_content = parse_feed(response.content)
+        prefetched = self._prefetched.pop(calendar_remote_id, None)
+        if isinstance(prefetched, ProviderError):
+            raise prefetched
+        if prefetched is not None:
+            response = self._revalidate(calendar_remote_id, prefetched)
+            if cursor is not None and _same_version(validators, response):
+                yield PullPage(final=True, cursor=cursor, unchanged=True, expected_total=0)
+                return
+        else:
+            headers: dict[str, str] = {}
+            if validators.get("etag"):
+                headers["If-None-Match"] = validators["etag"]
+            if validators.get("last_modified"):
+                headers["If-Modified-Since"] = validators["last_modified"]
+            response = self._get(calendar_remote_id, headers)
+            if response.status_code == 304 and cursor is not None:
+                yield PullPage(final=True, cursor=cursor, unchanged=True, expected_total=0)
+                return
+        try:
+            events, has_content = parse_feed(response.content)
+        except ProviderError as exc:
+            raise ProviderError(
+                f"{where('GET', calendar_remote_id)}: {exc.message}; check that url is an "
+                "iCalendar (.ics) feed"
+            ) from exc
         new_cursor = json.dumps(
             {
                 "etag": response.headers.get("ETag"),
@@ -115,27 +159,41 @@ class IcsProvider:
             expected_total=len(events),
         )
 
+    def _revalidate(self, url: str, prefetched: httpx.Response) -> httpx.Response:
+        """The feed as it is now: ``prefetched`` if a conditional GET says it is current."""
+        headers: dict[str, str] = {}
+        if prefetched.headers.get("ETag"):
+            headers["If-None-Match"] = prefetched.headers["ETag"]
+        if prefetched.headers.get("Last-Modified"):
+            headers["If-Modified-Since"] = prefetched.headers["Last-Modified"]
+        response = self._get(url, headers)
+        return prefetched if response.status_code == 304 and headers else response
+
     def _get(self, url: str, headers: Mapping[str, str]) -> httpx.Response:
+        request = where("GET", url)
         try:
             response = self._client.get(url, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientProviderError(f"GET {url}: timed out") from exc
         except httpx.HTTPError as exc:
-            raise TransientProviderError(f"GET {url}: {exc}") from exc
+            timeout = self._client.timeout.read
+            raise request_failure(exc, "GET", url, timeout=timeout) from exc
         status = response.status_code
+        answered = http_status_text(status)
         if status in (401, 403):
-            raise CredentialsInvalid(f"GET {url}: HTTP {status}, the feed refused our credentials")
+            raise CredentialsInvalid(
+                f"{request}: {answered}, the feed refused our credentials; check username "
+                "and password_file, or bearer_token_file"
+            )
         if status in (429, 503):
             raise RateLimited(
-                f"GET {url}: HTTP {status}",
+                f"{request}: {answered}",
                 retry_after=retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
-            raise TransientProviderError(f"GET {url}: HTTP {status}")
+            raise TransientProviderError(f"{request}: {answered}; the feed's server failed")
         if status not in (200, 304):
-            raise ProviderError(f"GET {url}: HTTP {status}")
+            raise ProviderError(f"{request}: {answered}; check url")
         if len(response.content) > MAX_FEED_BYTES:
-            raise ProviderError(f"GET {url}: feed larger than {MAX_FEED_BYTES} bytes")
+            raise ProviderError(f"{request}: feed larger than {MAX_FEED_BYTES} bytes")
         return response
 
     def create_event(
@@ -191,6 +249,49 @@ def parse_feed(data: bytes) -> tuple[tuple[RemoteEvent, ...], bool]:
     return tuple(events.values()), has_content
 
 
+#: A VCALENDAR property line (after unfolding): ``X-WR-CALNAME;params:value``.
+_CALNAME = re.compile(rb"^X-WR-CALNAME(?:;[^:\r\n]*)?:(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
+_FOLD = re.compile(rb"\r?\n[ \t]")
+_TEXT_ESCAPES = {"n": " ", "N": " ", ",": ",", ";": ";", "\\": "\\"}
+#: Calendar properties come before the first component; no need to read further.
+_HEADER_SCAN_BYTES = 64 * 1024
+
+
+def feed_calendar_name(data: bytes) -> str | None:
+    """The feed's ``X-WR-CALNAME`` (RFC 5545 text, unescaped), if it has one."""
+    head = data[:_HEADER_SCAN_BYTES]
+    first_component = re.search(rb"\nBEGIN:(?!VCALENDAR)", head, re.IGNORECASE)
+    if first_component is not None:
+        head = head[: first_component.start()]
+    match = _CALNAME.search(_FOLD.sub(b"", head))
+    if match is None:
+        return None
+    raw = match.group(1).decode("utf-8", "replace")
+    name = re.sub(r"\\(.)", lambda m: _TEXT_ESCAPES.get(m.group(1), m.group(1)), raw)
+    return " ".join(name.split())[:255] or None
+
+
+def fallback_name(url: str) -> str:
+    """``host/last-segment``, without the query and without a token-like segment."""
+    parts = urlsplit(url)
+    host = parts.hostname or "feed"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    segment = unquote(parts.path.rstrip("/").rpartition("/")[2])
+    if not segment or is_capability(segment):
+        return host
+    return f"{host}/{segment}"
+
+
+def _same_version(validators: Mapping[str, str], response: httpx.Response) -> bool:
+    """Whether ``response`` is the version the cursor was made from (a 304, in effect)."""
+    etag: str | None = response.headers.get("ETag")
+    if validators.get("etag") or etag:
+        return validators.get("etag") == etag
+    modified: str | None = response.headers.get("Last-Modified")
+    return modified is not None and validators.get("last_modified") == modified
+
+
 def _decode_cursor(cursor: str | None) -> dict[str, str]:
     if not cursor:
         return {}
@@ -236,7 +337,14 @@ CONFIG_SECTION = Section(
             secret=True,
             example="feed-token",
         ),
-        Key("timeout", KeyType.DURATION, "30s", "Timeout of the feed download.", minimum=1),
+        Key(
+            "timeout",
+            KeyType.DURATION,
+            "30s",
+            "Timeout of the feed download.",
+            minimum=1,
+            maximum=3600,  # an hour
+        ),
     ],
 )
 

@@ -159,6 +159,7 @@ CONFIG_SECTION = Section(
             DEFAULT_PAGE_SIZE,
             "Events per pull page.",
             minimum=1,
+            maximum=100_000,
         ),
     ],
 )

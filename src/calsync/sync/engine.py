@@ -39,12 +39,12 @@ from calsync.errors import (
     CalsyncError,
     CredentialsInvalid,
     CursorExpired,
-    ProviderError,
     RateLimited,
     TransientProviderError,
 )
 from calsync.providers import registry
 from calsync.providers.base import Provider, PullPage, SyncWindow
+from calsync.redaction import redact
 from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
 from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
 from calsync.sync.apply import ApplyResult, apply_plan, load_state
@@ -74,9 +74,14 @@ def _utcnow() -> datetime:
 
 
 def describe(exc: BaseException) -> str:
+    """One line for the report, the log and ``last_error``, URL secrets redacted."""
     if isinstance(exc, CalsyncError):
-        return exc.message
-    return f"unexpected {type(exc).__name__}: {exc}"
+        return redact(exc.message)
+    return redact(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _is_bug(exc: BaseException) -> bool:
+    return not isinstance(exc, CalsyncError)
 
 
 class _PushFailed(Exception):
@@ -132,7 +137,7 @@ class SyncEngine:
             profile = ensure_profile(self.store, account)
         except Exception as exc:
             log.exception("account %r: cannot prepare the store", account.name)
-            return AccountSyncReport(account.name, error=describe(exc))
+            return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
         provider: Provider | None = None
         try:
             provider = self._factory(account.provider, account.name, account.options)
@@ -404,24 +409,31 @@ class SyncEngine:
         partial: CalendarSyncOutcome | None = None,
     ) -> CalendarSyncOutcome:
         message = describe(exc)
-        if isinstance(exc, ProviderError):
-            log.warning("calendar %s: sync failed: %s", calendar.calendar_id, message)
+        if not _is_bug(exc):
+            # The report carries it; its reader logs or prints it once.
+            log.debug("calendar %s: sync failed: %s", calendar.calendar_id, message)
         else:
-            log.exception("calendar %s: sync failed unexpectedly", calendar.calendar_id)
+            # Called after the ``except`` block: the traceback must be passed explicitly.
+            log.error("calendar %s: sync failed unexpectedly", calendar.calendar_id, exc_info=exc)
         try:
             with self.store.write() as uow:
                 uow.calendars.set_sync_status(calendar.pk, last_sync_at=None, last_error=message)
         except Exception:
             log.exception("calendar %s: could not record the failure", calendar.calendar_id)
         if partial is not None:  # pulled and stored fine; the push failed
-            return replace(partial, ok=False, error=message)
-        return CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=False, error=message)
+            return replace(partial, ok=False, error=message, bug=_is_bug(exc))
+        return CalendarSyncOutcome(
+            calendar.calendar_id, calendar.name, ok=False, error=message, bug=_is_bug(exc)
+        )
 
     def _account_failure(
         self, account: AccountSettings, profile: ProfileRecord, exc: BaseException
     ) -> AccountSyncReport:
         message = describe(exc)
-        log.warning("account %r: sync failed: %s", account.name, message)
+        if _is_bug(exc):
+            log.error("account %r: sync failed unexpectedly", account.name, exc_info=exc)
+        else:  # the report carries it; its reader logs or prints it once
+            log.debug("account %r: sync failed: %s", account.name, message)
         retry_at = None
         try:
             if isinstance(exc, CredentialsInvalid):
@@ -438,7 +450,7 @@ class SyncEngine:
                     )
         except Exception:
             log.exception("account %r: could not record the failure", account.name)
-        return AccountSyncReport(account.name, error=message, retry_at=retry_at)
+        return AccountSyncReport(account.name, error=message, retry_at=retry_at, bug=_is_bug(exc))
 
     def _mark_disconnected(self, profile: ProfileRecord, exc: CredentialsInvalid) -> None:
         with self.store.write() as uow:

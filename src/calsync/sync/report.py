@@ -19,6 +19,8 @@ class CalendarSyncOutcome:
     #: The stored cursor had expired (or there was none): the calendar was listed whole.
     full_listing: bool = False
     mass_delete_aborted: bool = False
+    #: The failure was not a calsync error but a bug (its traceback is in the log).
+    bug: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +33,17 @@ class AccountSyncReport:
     retry_at: datetime | None = None
     #: The pass did not run (the account is backing off).
     skipped: bool = False
+    #: The account-level failure was a bug, not a calsync error.
+    bug: bool = False
 
     @property
     def ok(self) -> bool:
         return self.error is None and all(c.ok for c in self.calendars)
+
+    @property
+    def hit_a_bug(self) -> bool:
+        """Whether anything failed because of a bug in calsync (``calsync sync`` exits 70)."""
+        return self.bug or any(c.bug for c in self.calendars)
 
     @property
     def failed(self) -> tuple[CalendarSyncOutcome, ...]:
