@@ -31,12 +31,14 @@ from starlette.concurrency import run_in_threadpool
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.expand import Occurrence, expand_series, iter_single, occurrence_uid
 from calsync.api.paging import (
+    FIRST_PAGE,
     PageState,
     decode_token,
     derive_key,
     encode_token,
     process_key,
-    settle_total,
+    rows_for,
+    walk_total,
 )
 from calsync.api.params import ReadQuery, parse_read_query
 from calsync.api.times import format_event_time, format_instant
@@ -201,6 +203,10 @@ def _calendars(
     return {c.pk: c for c in found}
 
 
+def _key_of(after: list[Any] | None) -> tuple[datetime, int] | None:
+    return None if after is None else (datetime.fromisoformat(after[0]), int(after[1]))
+
+
 def _store_query(
     account: AccountRecord,
     calendars: dict[int, CalendarRecord],
@@ -208,9 +214,7 @@ def _store_query(
     state: PageState,
     limit: int,
 ) -> EventQuery:
-    after = None
-    if state.after is not None:
-        after = (datetime.fromisoformat(state.after[0]), int(state.after[1]))
+    after = _key_of(state.after)
     return EventQuery(
         account_pk=account.pk,
         calendar_pks=list(calendars) if query.calendar_ids else None,
@@ -261,6 +265,12 @@ def _occurrences(
     return out
 
 
+def count_rows(uow: UnitOfWork, account: AccountRecord, query: ReadQuery) -> int:
+    """The stored rows a whole walk of ``query`` covers (what ``pages.total`` is made of)."""
+    calendars = _calendars(uow, account, query)
+    return uow.event_reads.count_changed(_store_query(account, calendars, query, FIRST_PAGE, 0))
+
+
 def read_page(
     uow: UnitOfWork,
     account: AccountRecord,
@@ -269,6 +279,7 @@ def read_page(
     page_size: int,
     kind: str,
 ) -> PageResult:
+    """One page: at most ``page_size`` stored rows after ``state.after``, expanded and rendered."""
     calendars = _calendars(uow, account, query)
     rows = uow.events.list_changed(_store_query(account, calendars, query, state, page_size + 1))
     has_more = len(rows) > page_size
@@ -298,17 +309,21 @@ def _render(
 ) -> bytes:
     page_size = services.settings.api.page_size
     with services.render_slot(), services.store.read() as uow:
-        result = read_page(uow, account, query, state, page_size, kind)
-    total = settle_total(state, result.has_more)
+        result = read_page(uow, account, query, state, rows_for(state, page_size), kind)
+        total = walk_total(
+            state, result.has_more, lambda: count_rows(uow, account, query), page_size
+        )
     pages: dict[str, Any] = {"current": state.current, "total": total}
-    if result.has_more and result.last_key is not None:
+    # Every page before the last links on, even an empty one (rows deleted behind it).
+    after = result.last_key or _key_of(state.after)
+    if state.current < total and after is not None:
         payload = {
             "a": account.sub,
             "k": kind,
             "q": query.to_json(),
             "p": state.current + 1,
             "t": total,
-            "after": [result.last_key[0].isoformat(), result.last_key[1]],
+            "after": [after[0].isoformat(), after[1]],
         }
         token = encode_token(payload, token_key(services))
         pages["next_page"] = f"{services.settings.api.base_url}/v1/{kind}/pages/{token}"
@@ -375,11 +390,6 @@ def _page_of(
     except (KeyError, TypeError, ValueError):
         raise NotFound("unknown page") from None
     return query, state
-
-
-# No COUNT on a first page: `settle_total` makes pycronofy's loop exact (see
-# calsync.api.paging).
-FIRST_PAGE = PageState(1, 1, None)
 
 
 @router.get("/v1/events", response_class=JSONResponse)
