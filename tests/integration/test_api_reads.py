@@ -107,11 +107,16 @@ def test_total_is_the_real_count_and_the_same_on_every_page_of_a_walk(
             )
 
     upsert(*(f"w{i:02d}" for i in range(23)))  # ceil(23 / 7) = 4 pages
-    between_pages = {
-        1: lambda: (upsert("n1", "n2", "n3"), upsert("w00")),  # 3 new, one read one changed
-        2: lambda: _delete(server.store, record.pk, "w20"),  # one not read yet goes
-        3: lambda: upsert("n4"),
-    }
+
+    def between_pages(read: int) -> None:
+        if read == 1:
+            upsert("n1", "n2", "n3")  # three new events
+            upsert("w00")  # one already read changes
+        elif read == 2:
+            _delete(server.store, record.pk, "w20")  # one not read yet goes
+        elif read == 3:
+            upsert("n4")
+
     path = "/v1/events?tzid=Etc/UTC&include_managed=true"
     totals: list[int] = []
     seen: set[str] = set()
@@ -123,7 +128,7 @@ def test_total_is_the_real_count_and_the_same_on_every_page_of_a_walk(
         if not body["pages"]["current"] < body["pages"]["total"]:
             assert "next_page" not in body["pages"]
             break
-        between_pages.get(len(totals), lambda: None)()
+        between_pages(len(totals))
         path = urlsplit(body["pages"]["next_page"]).path
     assert totals == [4, 4, 4, 4]
     with server.store.read() as uow:

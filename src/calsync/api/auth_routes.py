@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from calsync.api.deps import REFRESH_TOKEN_PREFIX, ApiServices, Services
 from calsync.api.errors import OAuthError
+from calsync.api.formats import NOT_BLANK, strip_blank
 from calsync.api.oauth_requests import (
     BasicCredentials,
     basic_credentials,
@@ -63,14 +64,16 @@ class ApplicationCalendarRequest(ClientCredentials):
     application_calendar_id: str = Field(
         max_length=MAX_APPLICATION_CALENDAR_ID,
         description="The app's own id for the calendar; surrounding spaces are dropped.",
+        json_schema_extra={"pattern": NOT_BLANK},
     )
 
     @field_validator("application_calendar_id")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        stripped = strip_blank(value)
+        if not stripped:
             raise PydanticCustomError("required", "application_calendar_id is required")
-        return value.strip()
+        return stripped
 
 
 class RefreshGrant(ClientCredentials):

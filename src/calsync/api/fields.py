@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from calsync.api.formats import is_time_zone, time_zones
+from calsync.api.formats import NOT_BLANK, is_time_zone, strip_blank, time_zones
 
 #: The components the OpenAPI document adds beside pydantic's (see `calsync.api.app`).
 TZID_REF = {"$ref": "#/components/schemas/Tzid"}
@@ -41,9 +41,10 @@ def _color(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    if not value.strip():
+    name = strip_blank(value)
+    if not name:
         raise PydanticCustomError("required", "name is required")
-    return value.strip()
+    return name
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +73,7 @@ Color = Annotated[
 NAME_SCHEMA = {
     "type": "string",
     "maxLength": MAX_NAME_LENGTH,
-    "pattern": "\\S",
+    "pattern": NOT_BLANK,
     "description": "Not blank; surrounding spaces are dropped.",
 }
 

@@ -45,6 +45,24 @@ LATITUDE = "-?(?:90(?:\\.0+)?|[0-8]?[0-9](?:\\.[0-9]+)?)"
 LONGITUDE = "-?(?:180(?:\\.0+)?|(?:1[0-7][0-9]|[0-9]?[0-9])(?:\\.[0-9]+)?)"
 
 
+#: What JSON Schema (ECMA-262 ``\\s``) calls white space, spelled out: Python's
+#: ``str.isspace``/``\\s`` differ from it (U+0085, U+001C-U+001F), and a name
+#: that the schema calls blank must be the one the server calls blank.
+WHITESPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+#: Contains something other than white space (a ``pattern`` matches anywhere).
+NOT_BLANK = (
+    "[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+)
+
+
+def strip_blank(text: str) -> str:
+    """``text`` without surrounding `WHITESPACE` (empty when it is all white space)."""
+    return text.strip(WHITESPACE)
+
+
 @lru_cache(maxsize=64)
 def _compiled(core: str) -> re.Pattern[str]:
     return re.compile(core, re.ASCII)

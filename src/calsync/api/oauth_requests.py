@@ -34,6 +34,20 @@ from calsync.api.errors import (
 )
 
 FORM = "application/x-www-form-urlencoded"
+#: The parameters the two endpoints read (RFC 6749 §4.1.3, §6; RFC 7009 §2.1; Cronofy's sub).
+PARAMETERS = frozenset(
+    {
+        "grant_type",
+        "refresh_token",
+        "code",
+        "redirect_uri",
+        "client_id",
+        "client_secret",
+        "token",
+        "token_type_hint",
+        "sub",
+    }
+)
 JSON = "application/json"
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -111,7 +125,9 @@ def _form_parameters(body: bytes) -> dict[str, Any]:
         raise _invalid_request("the body is not a valid form (name=value&...)") from None
     found: dict[str, Any] = {}
     for name, value in pairs:
-        if name in found:  # RFC 6749 §3.2: parameters MUST NOT be included more than once
+        # RFC 6749 §3.2: a parameter MUST NOT be included more than once; §3.1:
+        # unrecognized ones are ignored, repeated or not.
+        if name in found and name in PARAMETERS:
             raise _invalid_request(f"the parameter {name!r} is given more than once")
         found[name] = value
     return found
@@ -144,11 +160,42 @@ def parse_parameters(model: type[Model], parameters: Mapping[str, Any]) -> Model
         raise _invalid_request("; ".join(problems)) from None
 
 
+#: The ``client`` security scheme: HTTP Basic with the client id and secret.
+CLIENT_BASIC_SCHEME = {
+    "type": "http",
+    "scheme": "basic",
+    "description": "[api] client_id and the client secret (RFC 6749 §2.3.1); "
+    "the same may instead be given as client_id and client_secret parameters.",
+}
+
+
+def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` put in place of the ``$ref`` to them
+    (inside ``openapi_extra`` a ``#/$defs/...`` reference would point nowhere)."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 def form_and_json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    """``openapi_extra`` declaring one request body schema under both media types."""
+    """``openapi_extra`` of an OAuth endpoint: one parameter schema under both media
+    types, and client authentication by Basic or by those parameters (``{}``)."""
+    schema = inline_definitions(schema)
     return {
         "requestBody": {
             "required": True,
             "content": {FORM: {"schema": schema}, JSON: {"schema": schema}},
-        }
+        },
+        "security": [{}, {"client": []}],
     }

@@ -153,8 +153,9 @@ def parse_read_query(
     if last_modified is not None:
         last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
     calendar_ids = query_list(params, "calendar_ids")
-    if len(calendar_ids) > MAX_CALENDAR_IDS:
-        problems.add("calendar_ids", "errors.invalid", f"at most {MAX_CALENDAR_IDS} calendar ids")
+    for name in ("calendar_ids[]", "calendar_ids"):
+        if len(params.get(name, ())) > MAX_CALENDAR_IDS:
+            problems.add(name, "errors.invalid", f"at most {MAX_CALENDAR_IDS} calendar ids")
     flags = {
         name: problems.check(partial(parse_bool, first(params, name), name))
         for name in ("include_deleted", "include_managed", "only_managed", "localized_times")

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.expand import Occurrence, expand_series, iter_single, occurrence_uid
+from calsync.api.openapi import TOKEN_ROUTE, responses
 from calsync.api.paging import (
     FIRST_PAGE,
     PageState,
@@ -41,6 +42,7 @@ from calsync.api.paging import (
     walk_total,
 )
 from calsync.api.params import ReadQuery, parse_read_query
+from calsync.api.request_schemas import READ_PARAMETERS
 from calsync.api.times import format_event_time, format_instant
 from calsync.errors import NotFound
 from calsync.model import Attendee, EventContent, EventTime
@@ -392,25 +394,40 @@ def _page_of(
     return query, state
 
 
-@router.get("/v1/events", response_class=JSONResponse)
+_READ_RESPONSES = responses(*TOKEN_ROUTE, 404, 422)
+_READ_EXTRA: dict[str, Any] = {"parameters": READ_PARAMETERS}
+_PAGE_RESPONSES = responses(*TOKEN_ROUTE, 404)
+
+
+@router.get(
+    "/v1/events",
+    response_class=JSONResponse,
+    responses=_READ_RESPONSES,
+    openapi_extra=_READ_EXTRA,
+)
 async def read_events(request: Request, auth: Auth, services: Services) -> Response:
     query = _first_query(request, services)
     return await _serve(services, auth.account, query, FIRST_PAGE, EVENTS)
 
 
-@router.get("/v1/events/pages/{token}", response_class=JSONResponse)
+@router.get("/v1/events/pages/{token}", response_class=JSONResponse, responses=_PAGE_RESPONSES)
 async def read_events_page(token: str, auth: Auth, services: Services) -> Response:
     query, state = _page_of(token, services, auth.account, EVENTS)
     return await _serve(services, auth.account, query, state, EVENTS)
 
 
-@router.get("/v1/free_busy", response_class=JSONResponse)
+@router.get(
+    "/v1/free_busy",
+    response_class=JSONResponse,
+    responses=_READ_RESPONSES,
+    openapi_extra=_READ_EXTRA,
+)
 async def read_free_busy(request: Request, auth: Auth, services: Services) -> Response:
     query = _first_query(request, services)
     return await _serve(services, auth.account, query, FIRST_PAGE, FREE_BUSY)
 
 
-@router.get("/v1/free_busy/pages/{token}", response_class=JSONResponse)
+@router.get("/v1/free_busy/pages/{token}", response_class=JSONResponse, responses=_PAGE_RESPONSES)
 async def read_free_busy_page(token: str, auth: Auth, services: Services) -> Response:
     query, state = _page_of(token, services, auth.account, FREE_BUSY)
     return await _serve(services, auth.account, query, state, FREE_BUSY)
