@@ -14,8 +14,9 @@ Two things are set up around it, each for a reason the test names:
   (or OAuth 400) is one of the rules JSON Schema cannot state, which the
   schema documents in words (`BEYOND_SCHEMA`): an event's end before its
   start, a read's ``to`` before its ``from``, recurrence lines that do not
-  parse, a bulk delete naming its targets twice, state (a duplicate calendar
-  name, a callback host that does not resolve, an unknown refresh token).
+  parse, a bulk delete naming its targets twice, and state (a duplicate
+  calendar name, a deleted calendar, a callback host that does not resolve,
+  an unknown refresh token).
   Any other failure, and any other status for these, still fails the test.
 * Channel callbacks are pinned to a refused port on 127.0.0.1, so no request
   ever leaves the host and no DNS lookup is made for a generated host name.
@@ -30,6 +31,7 @@ was dropped); every request still goes through requests to the real server.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +55,8 @@ MAX_EXAMPLES = 6
 MAX_STEPS = 6
 #: Channel creation POSTs to the callback; every such request stays on this host.
 SAFE_CALLBACK = "http://127.0.0.1:9/fuzz-callback"
+#: The schema's callback_url pattern (ChannelCreate).
+VALID_CALLBACK = re.compile("[Hh][Tt][Tt][Pp][Ss]?://[!-~]+")
 
 #: Rules the schema states in words because JSON Schema cannot: operation label
 #: -> (field, description fragment) pairs a 422 may carry for schema-valid input.
@@ -63,6 +67,10 @@ BEYOND_SCHEMA: dict[str, set[tuple[str, str]]] = {
         ("end", "both be times or both be dates"),
         ("recurrence", "not valid RRULE/RDATE/EXDATE lines"),
         ("recurrence", "rules repeating more than hourly"),
+        ("calendar_id", "the calendar has been deleted"),  # state: api.md's 422
+    },
+    "DELETE /v1/calendars/{calendar_id}/events": {
+        ("calendar_id", "the calendar has been deleted"),
     },
     "GET /v1/events": {("to", "to must be after from")},
     "GET /v1/free_busy": {("to", "to must be after from")},
@@ -138,8 +146,11 @@ def load_schema(base_url: str, token: str) -> Any:
     def pin_callbacks(context: Any, body: Any) -> Any:
         operation = getattr(context, "operation", None)
         label = operation.label if operation is not None else None
-        if label == "POST /v1/channels" and isinstance(body, dict) and "callback_url" in body:
-            body["callback_url"] = SAFE_CALLBACK
+        if label == "POST /v1/channels" and isinstance(body, dict):
+            url = body.get("callback_url")
+            # Only a valid URL is pinned: an invalid one is a negative case's point.
+            if isinstance(url, str) and len(url) <= 2048 and VALID_CALLBACK.fullmatch(url):
+                body["callback_url"] = SAFE_CALLBACK
         return body
 
     @schema.hook("filter_failure")

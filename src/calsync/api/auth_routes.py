@@ -42,6 +42,7 @@ from calsync.api.oauth_requests import (
     parse_parameters,
 )
 from calsync.api.openapi import ERROR_RESPONSES, OAUTH_ERROR_RESPONSES
+from calsync.api.response_schemas import Empty, TokenAnswer, ok
 from calsync.errors import AuthError, NotFound
 from calsync.store import UnitOfWork
 from calsync.store.records import AccountRecord, ProfileRecord
@@ -206,7 +207,11 @@ def token_response(
     return body
 
 
-@router.post("/v1/application_calendars", responses=ERROR_RESPONSES)
+@router.post(
+    "/v1/application_calendars",
+    response_model=None,
+    responses={**ok(TokenAnswer), **ERROR_RESPONSES},
+)
 def upsert_application_calendar(
     body: ApplicationCalendarRequest, services: Services
 ) -> dict[str, Any]:
@@ -219,7 +224,8 @@ def upsert_application_calendar(
 
 @router.post(
     "/oauth/token",
-    responses=OAUTH_ERROR_RESPONSES,
+    response_model=None,
+    responses={**ok(TokenAnswer), **OAUTH_ERROR_RESPONSES},
     openapi_extra=form_and_json_body(TokenRequest.model_json_schema()),
 )
 async def token(request: Request, services: Services) -> dict[str, Any]:
@@ -256,7 +262,8 @@ def _refresh(services: ApiServices, refresh_token: str) -> dict[str, Any]:
 
 @router.post(
     "/oauth/token/revoke",
-    responses=OAUTH_ERROR_RESPONSES,
+    response_model=None,
+    responses={**ok(Empty), **OAUTH_ERROR_RESPONSES},
     openapi_extra=form_and_json_body(RevokeRequest.model_json_schema()),
 )
 async def revoke(request: Request, services: Services) -> dict[str, Any]:

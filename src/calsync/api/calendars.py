@@ -23,6 +23,7 @@ from calsync.api.fields import (
     Tzid,
 )
 from calsync.api.openapi import BODY_ROUTE, TOKEN_ROUTE, responses
+from calsync.api.response_schemas import NO_CONTENT_202, CalendarAnswer, CalendarsAnswer, ok
 from calsync.errors import Conflict, NotFound, ValidationError
 from calsync.store import UnitOfWork
 from calsync.store.records import CalendarRecord
@@ -96,7 +97,11 @@ def _live_calendar(uow: UnitOfWork, account_pk: int, calendar_id: str) -> Calend
     return calendar
 
 
-@router.get("/calendars", responses=responses(*TOKEN_ROUTE))
+@router.get(
+    "/calendars",
+    response_model=None,
+    responses={**ok(CalendarsAnswer), **responses(*TOKEN_ROUTE)},
+)
 def list_calendars(auth: Auth, services: Services) -> dict[str, Any]:
     with services.store.read() as uow:
         calendars = uow.calendars.list(auth.account.pk)
@@ -104,7 +109,11 @@ def list_calendars(auth: Auth, services: Services) -> dict[str, Any]:
     return {"calendars": [calendar_json(c, base_url) for c in calendars]}
 
 
-@router.post("/calendars", responses=responses(*BODY_ROUTE, 403, 404))
+@router.post(
+    "/calendars",
+    response_model=None,
+    responses={**ok(CalendarAnswer), **responses(*BODY_ROUTE, 403, 404)},
+)
 def create_calendar(body: CalendarCreate, auth: Auth, services: Services) -> dict[str, Any]:
     name, timezone, metadata = body.name, body.timezone, body.metadata
     color = body.color or DEFAULT_COLOR
@@ -140,7 +149,11 @@ def _ensure_unique_name(
         )
 
 
-@router.patch("/calendars/{calendar_id}", responses=responses(*BODY_ROUTE, 403, 404))
+@router.patch(
+    "/calendars/{calendar_id}",
+    response_model=None,
+    responses={**ok(CalendarAnswer), **responses(*BODY_ROUTE, 403, 404)},
+)
 def update_calendar(
     calendar_id: str, body: CalendarUpdate, auth: Auth, services: Services
 ) -> dict[str, Any]:
@@ -162,7 +175,10 @@ def update_calendar(
 
 
 @router.delete(
-    "/calendars/{calendar_id}", status_code=202, responses=responses(*TOKEN_ROUTE, 403, 404, 409)
+    "/calendars/{calendar_id}",
+    status_code=202,
+    response_class=Response,
+    responses={**NO_CONTENT_202, **responses(*TOKEN_ROUTE, 403, 404, 409)},
 )
 def delete_calendar(calendar_id: str, auth: Auth, services: Services) -> Response:
     with services.store.write() as uow:

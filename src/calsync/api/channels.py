@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.openapi import BODY_ROUTE, TOKEN_ROUTE, responses
+from calsync.api.response_schemas import NO_CONTENT_202, ChannelAnswer, ChannelsAnswer, ok
 from calsync.errors import ValidationError
 from calsync.notify.channels import close_channel, create_channel, list_channels
 from calsync.notify.filters import MAX_FILTER_CALENDARS
@@ -67,7 +68,9 @@ def api_relay(request: Request, services: ApiServices) -> OutboxRelay:
     return relay
 
 
-@router.post("/channels", responses=responses(*BODY_ROUTE))
+@router.post(
+    "/channels", response_model=None, responses={**ok(ChannelAnswer), **responses(*BODY_ROUTE)}
+)
 def create(body: ChannelCreate, request: Request, auth: Auth, services: Services) -> Any:
     filters = body.filters.model_dump(exclude_none=True) if body.filters is not None else None
     try:
@@ -86,14 +89,23 @@ def create(body: ChannelCreate, request: Request, auth: Auth, services: Services
     return {"channel": channel_json(channel)}
 
 
-@router.get("/channels", responses=responses(*TOKEN_ROUTE))
+@router.get(
+    "/channels",
+    response_model=None,
+    responses={**ok(ChannelsAnswer), **responses(*TOKEN_ROUTE)},
+)
 def list_(auth: Auth, services: Services) -> Any:
     return {
         "channels": [channel_status_json(c) for c in list_channels(services.store, auth.account)]
     }
 
 
-@router.delete("/channels/{channel_id}", status_code=202, responses=responses(*TOKEN_ROUTE, 404))
+@router.delete(
+    "/channels/{channel_id}",
+    status_code=202,
+    response_class=Response,
+    responses={**NO_CONTENT_202, **responses(*TOKEN_ROUTE, 404)},
+)
 def close(channel_id: str, auth: Auth, services: Services) -> Response:
     close_channel(services.store, auth.account, channel_id)
     return Response(status_code=202)

@@ -40,12 +40,14 @@ from calsync.api.request_schemas import (
     EVENT_UPSERT,
     json_body,
 )
+from calsync.api.response_schemas import BatchAnswer, Empty, ok
 from calsync.api.validation import Problems
 from calsync.errors import CalsyncError, NotFound, ValidationError
 from calsync.store import UnitOfWork
 from calsync.store.records import AccountRecord, CalendarRecord
 
 router = APIRouter(tags=["events"])
+_WRITE_ERRORS = responses(*BODY_ROUTE, 403, 404)
 
 MAX_BATCH = 50
 _EVENTS_URL = re.compile(r"(?:/v1)?/calendars/(?P<calendar_id>[^/?#]+)/events/?")
@@ -109,7 +111,8 @@ def delete_event(
 @router.post(
     "/v1/calendars/{calendar_id}/events",
     status_code=202,
-    responses=responses(*BODY_ROUTE, 403, 404),
+    response_model=None,
+    responses={**ok(Empty, 202, "Stored; pushed to the provider."), **_WRITE_ERRORS},
     openapi_extra=json_body(EVENT_UPSERT),
 )
 def upsert_event_route(
@@ -122,7 +125,8 @@ def upsert_event_route(
 @router.delete(
     "/v1/calendars/{calendar_id}/events",
     status_code=202,
-    responses=responses(*BODY_ROUTE, 403, 404),
+    response_model=None,
+    responses={**ok(Empty, 202, "Deleted (or already gone)."), **_WRITE_ERRORS},
     openapi_extra=json_body(EVENT_DELETE),
 )
 def delete_event_route(
@@ -170,7 +174,8 @@ def _bulk_targets(request: Request, body: Mapping[str, Any]) -> tuple[bool, list
 @router.delete(
     "/v1/events",
     status_code=202,
-    responses=responses(*BODY_ROUTE, 404),
+    response_model=None,
+    responses={**ok(Empty, 202, "Deleted."), **responses(*BODY_ROUTE, 404)},
     openapi_extra={
         "parameters": BULK_DELETE_PARAMETERS,
         **json_body(BULK_DELETE, required=False),
@@ -249,7 +254,12 @@ def _run_entry(
     return {"status": 202}
 
 
-@router.post("/v1/batch", responses=responses(*BODY_ROUTE), openapi_extra=json_body(BATCH))
+@router.post(
+    "/v1/batch",
+    response_model=None,
+    responses={**ok(BatchAnswer), **responses(*BODY_ROUTE)},
+    openapi_extra=json_body(BATCH),
+)
 def batch_route(
     body: Annotated[dict[str, Any], Body()], auth: Auth, services: Services, response: Response
 ) -> dict[str, Any]:

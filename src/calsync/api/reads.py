@@ -43,6 +43,7 @@ from calsync.api.paging import (
 )
 from calsync.api.params import ReadQuery, parse_read_query
 from calsync.api.request_schemas import READ_PARAMETERS
+from calsync.api.response_schemas import EventsAnswer, FreeBusyAnswer, ok
 from calsync.api.times import format_event_time, format_instant
 from calsync.errors import NotFound
 from calsync.model import Attendee, EventContent, EventTime
@@ -402,7 +403,8 @@ _PAGE_RESPONSES = responses(*TOKEN_ROUTE, 404)
 @router.get(
     "/v1/events",
     response_class=JSONResponse,
-    responses=_READ_RESPONSES,
+    response_model=None,
+    responses={**ok(EventsAnswer), **_READ_RESPONSES},
     openapi_extra=_READ_EXTRA,
 )
 async def read_events(request: Request, auth: Auth, services: Services) -> Response:
@@ -410,7 +412,12 @@ async def read_events(request: Request, auth: Auth, services: Services) -> Respo
     return await _serve(services, auth.account, query, FIRST_PAGE, EVENTS)
 
 
-@router.get("/v1/events/pages/{token}", response_class=JSONResponse, responses=_PAGE_RESPONSES)
+@router.get(
+    "/v1/events/pages/{token}",
+    response_class=JSONResponse,
+    response_model=None,
+    responses={**ok(EventsAnswer), **_PAGE_RESPONSES},
+)
 async def read_events_page(token: str, auth: Auth, services: Services) -> Response:
     query, state = _page_of(token, services, auth.account, EVENTS)
     return await _serve(services, auth.account, query, state, EVENTS)
@@ -419,7 +426,8 @@ async def read_events_page(token: str, auth: Auth, services: Services) -> Respon
 @router.get(
     "/v1/free_busy",
     response_class=JSONResponse,
-    responses=_READ_RESPONSES,
+    response_model=None,
+    responses={**ok(FreeBusyAnswer), **_READ_RESPONSES},
     openapi_extra=_READ_EXTRA,
 )
 async def read_free_busy(request: Request, auth: Auth, services: Services) -> Response:
@@ -427,7 +435,12 @@ async def read_free_busy(request: Request, auth: Auth, services: Services) -> Re
     return await _serve(services, auth.account, query, FIRST_PAGE, FREE_BUSY)
 
 
-@router.get("/v1/free_busy/pages/{token}", response_class=JSONResponse, responses=_PAGE_RESPONSES)
+@router.get(
+    "/v1/free_busy/pages/{token}",
+    response_class=JSONResponse,
+    response_model=None,
+    responses={**ok(FreeBusyAnswer), **_PAGE_RESPONSES},
+)
 async def read_free_busy_page(token: str, auth: Auth, services: Services) -> Response:
     query, state = _page_of(token, services, auth.account, FREE_BUSY)
     return await _serve(services, auth.account, query, state, FREE_BUSY)
