@@ -138,6 +138,8 @@ def load_schema(base_url: str, token: str) -> Any:
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
             "phases": {"stateful": {"max-steps": MAX_STEPS}},
             "suppress-health-check": ["all"],
+            # No state carried between runs (nor files left in the work tree).
+            "cache": {"enabled": False},
         }
     )
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=config)
