@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.read_events import bulk_load, create_tenants, database
+from read_events import bulk_load, create_tenants, database  # bench/ is on sys.path as a script
 
 from calsync.api.paging import FIRST_PAGE
 from calsync.api.params import parse_read_query
