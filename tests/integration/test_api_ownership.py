@@ -92,6 +92,11 @@ def _event_body(event_id: str) -> dict[str, Any]:
 EXAMPLES: dict[tuple[str, str], Builder] = {
     ("GET", "/openapi.json"): lambda w: [_e("GET", "/openapi.json", 200, token="none")],
     ("GET", "/healthz"): lambda w: [_e("GET", "/healthz", 200, token="none")],
+    # Swagger UI: a static page that loads /openapi.json; no account data.
+    ("GET", "/docs"): lambda w: [_e("GET", "/docs", 200, token="none")],
+    ("GET", "/docs/oauth2-redirect"): lambda w: [
+        _e("GET", "/docs/oauth2-redirect", 200, token="none")
+    ],
     # Operator-only (labels name every account's calendars): A's token is refused.
     ("GET", "/metrics"): lambda w: [_e("GET", "/metrics", 401)],
     # Provider push: no bearer auth; a channel that is not ours is 404 for anyone.

@@ -91,6 +91,75 @@ def test_exact_multiple_of_page_size(
     assert empty.all() == [] and empty.current == empty.total == 1
 
 
+def test_total_is_the_real_count_and_the_same_on_every_page_of_a_walk(
+    small: tuple[ApiServer, AppCalendar, pycronofy.Client, httpx.Client],
+) -> None:
+    """``pages.total`` is counted when the walk starts and carried: constant, equal to
+    the pages walked, while events are created, changed and deleted between pages;
+    every event that exists at the end of the walk has been read."""
+    server, cal, _, http = small
+    record = calendar_of(server.store, cal)
+
+    def upsert(*event_ids: str) -> None:
+        with server.store.write() as uow:
+            uow.events.upsert_managed_many(
+                record.pk, [(e, timed(f"s-{e}", SOON + timedelta(hours=1))) for e in event_ids]
+            )
+
+    upsert(*(f"w{i:02d}" for i in range(23)))  # ceil(23 / 7) = 4 pages
+
+    def between_pages(read: int) -> None:
+        if read == 1:
+            upsert("n1", "n2", "n3")  # three new events
+            upsert("w00")  # one already read changes
+        elif read == 2:
+            _delete(server.store, record.pk, "w20")  # one not read yet goes
+        elif read == 3:
+            upsert("n4")
+
+    path = "/v1/events?tzid=Etc/UTC&include_managed=true"
+    totals: list[int] = []
+    seen: set[str] = set()
+    while True:
+        body = get(http, path, cal.access_token).json()
+        totals.append(body["pages"]["total"])
+        assert body["pages"]["current"] == len(totals)
+        seen.update(e["event_id"] for e in body["events"])
+        if not body["pages"]["current"] < body["pages"]["total"]:
+            assert "next_page" not in body["pages"]
+            break
+        between_pages(len(totals))
+        path = urlsplit(body["pages"]["next_page"]).path
+    assert totals == [4, 4, 4, 4]
+    with server.store.read() as uow:
+        live = {e.event_id for e in uow.events.list_calendar(record.pk) if not e.deleted}
+    assert live <= seen and "n4" in seen and "w20" not in live
+
+
+def _delete(store: Store, calendar_pk: int, event_id: str) -> None:
+    with store.write() as uow:
+        uow.events.delete_managed(calendar_pk, event_id)
+
+
+def test_a_walk_whose_rows_vanish_still_ends_at_its_total(
+    small: tuple[ApiServer, AppCalendar, pycronofy.Client, httpx.Client],
+) -> None:
+    """Rows deleted ahead of the cursor leave pages empty; pycronofy still walks to the end."""
+    server, cal, client, _ = small
+    record = calendar_of(server.store, cal)
+    with server.store.write() as uow:
+        uow.events.upsert_managed_many(
+            record.pk, [(f"v{i:02d}", timed("x", SOON)) for i in range(3 * PAGE)]
+        )
+    pages = client.read_events(tzid="Etc/UTC", include_managed=True)
+    assert (pages.current, pages.total) == (1, 3)
+    for i in range(PAGE, 3 * PAGE):
+        _delete(server.store, record.pk, f"v{i:02d}")
+    everything = pages.all()  # follows next_page while current < total
+    assert sorted(e["event_id"] for e in everything) == [f"v{i:02d}" for i in range(PAGE)]
+    assert pages.current == pages.total == 3
+
+
 def test_page_token_is_bound_to_account_and_signed(
     small: tuple[ApiServer, AppCalendar, pycronofy.Client, httpx.Client],
 ) -> None:

@@ -29,6 +29,7 @@ from tests.fixtures.api import (
 )
 from tests.fixtures.e2e import caldav_account, open_account
 from tests.fixtures.radicale import RadicaleCalendar, vevent_ics
+from tests.fixtures.store import content
 from tests.integration.notify_receiver import Receiver, running_receiver
 
 FAST = RetryPolicy(schedule=[timedelta(milliseconds=50)] * 3, jitter=0.0)
@@ -272,3 +273,30 @@ def test_a_change_on_radicale_is_notified(
         change = next(r for r in receiver.received if r.kind == "change")
         since = change.json["notification"]["changes_since"]
         assert [e["summary"] for e in e2e.read(last_modified=since)] == ["From Radicale"]
+
+
+def test_next_attempt_at_follows_the_head_of_the_queue_not_older_waiting_deliveries(
+    api_server: ApiServer, http: httpx.Client, app_calendar: AppCalendar, receiver: Receiver
+) -> None:
+    """A channel's deliveries go out in order, so its next attempt is its oldest
+    pending delivery's: a change queued behind a verification that is backing
+    off must not make ``next_attempt_at`` show the change's (past) creation time."""
+    receiver.respond = lambda _r: (429, {"Retry-After": "600"})
+    token = app_calendar.access_token
+    before = datetime.now(UTC)
+    assert create(http, token, callback_url=receiver.url).status_code == 200
+    (verification,) = receiver.all_attempts  # answered 429: retried in 10 minutes
+    with api_server.store.write() as uow:
+        account = uow.accounts.get_by_sub(app_calendar.sub)
+        calendar = uow.calendars.get(account.pk, app_calendar.calendar_id)
+        uow.events.upsert_managed(calendar.pk, "queued-1", content("Queued"))
+    relay = OutboxRelay(api_server.store, api_server.settings, policy=FAST)
+    relay.run_once()  # fans the change out; the verification is not due, so nothing is sent
+    relay.close()
+    assert receiver.all_attempts == [verification]
+    time.sleep(1.1)  # the change's own due time is now clearly in the past
+    (listed,) = get(http, "/v1/channels", token).json()["channels"]
+    next_attempt = datetime.strptime(
+        listed["status"]["next_attempt_at"], "%Y-%m-%dT%H:%M:%SZ"
+    ).replace(tzinfo=UTC)
+    assert next_attempt >= before + timedelta(seconds=599)

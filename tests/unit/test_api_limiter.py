@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 
 from hypothesis import given
@@ -113,3 +114,17 @@ def test_never_more_than_limit_in_any_window(limit: int, gaps: list[float]) -> N
     for i, stamp in enumerate(accepted):
         inside = [t for t in accepted[: i + 1] if t > stamp - 1.0]
         assert len(inside) <= limit
+
+
+def test_oauth_clients_are_limited_by_client_id_in_any_form() -> None:
+    """The OAuth endpoints take forms and HTTP Basic: the limit still finds the client."""
+    from calsync.api.limits import _client_id_from_basic, _client_id_from_body
+
+    assert _client_id_from_body(b'{"client_id": "app", "x": 1}') == "app"
+    assert _client_id_from_body(b"grant_type=refresh_token&client_id=app") == "app"
+    assert _client_id_from_body(b"client_id=&grant_type=x") is None
+    assert _client_id_from_body(b"\xff\xfeclient_id") is None
+    basic = base64.b64encode(b"app:secret").decode()
+    assert _client_id_from_basic({"authorization": f"Basic {basic}"}) == "app"
+    assert _client_id_from_basic({"authorization": "Basic !!!"}) is None
+    assert _client_id_from_basic({"authorization": "Bearer None"}) is None

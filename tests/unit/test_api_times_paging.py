@@ -10,12 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from calsync.api.paging import (
+    FIRST_PAGE,
+    LAST_PAGE_SPAN,
     PageState,
     decode_token,
     derive_key,
     encode_token,
-    first_page_total,
-    settle_total,
+    rows_for,
+    walk_total,
 )
 from calsync.api.params import ReadQuery, parse_bool, parse_read_query, query_list
 from calsync.errors import NotFound, ValidationError
@@ -62,22 +64,68 @@ def test_other_key_or_garbage_rejected() -> None:
             decode_token(junk, KEY)
 
 
-@given(st.integers(1, 50), st.integers(0, 5000), st.integers(1, 200), st.integers(0, 60))
-def test_pycronofy_loop_fetches_exactly_the_pages(
-    page_size: int, estimate_rows: int, real_pages: int, drift: int
-) -> None:
-    """Whatever the first estimate, pycronofy's `while current < total` stops at the last page."""
-    total = first_page_total(estimate_rows, page_size)
-    fetched = 0
-    current = 1
+#: Between two pages of a walk: touch (update) a row, delete one, or create some.
+walk_changes = st.lists(
+    st.one_of(
+        st.tuples(st.just("touch"), st.integers(0, 10_000)),
+        st.tuples(st.just("delete"), st.integers(0, 10_000)),
+        st.tuples(st.just("create"), st.integers(1, 30)),
+    ),
+    max_size=4,
+)
+
+
+def simulate_walk(
+    page_size: int, initial: int, changes: list[list[tuple[str, int]]]
+) -> tuple[list[int], list[int], set[int], set[int]]:
+    """A pycronofy walk over rows kept in ``(updated, pk)`` order, changed between pages.
+
+    Returns the totals every page reported, the page numbers fetched, the rows
+    seen, and the rows live at the end of the walk. A touched row gets a new
+    ``updated`` and moves to the end, as the store does.
+    """
+    rows = list(range(initial))  # row ids in walk order
+    next_id = initial
+    state, totals, fetched, seen = FIRST_PAGE, [], [], set()
     while True:
-        fetched += 1
-        has_more = current < real_pages
-        total = settle_total(PageState(current, total, None), has_more)
-        if not current < total:
-            break
-        current += 1
-    assert fetched == real_pages
+        limit = rows_for(state, page_size)
+        start = 0 if state.after is None else rows.index(state.after[0]) + 1
+        page = rows[start : start + limit]
+        has_more = len(rows) > start + limit
+        total = walk_total(state, has_more, lambda: len(rows), page_size)
+        totals.append(total)
+        fetched.append(state.current)
+        seen.update(page)
+        after = [page[-1]] if page else state.after
+        if not state.current < total:  # pycronofy's loop condition
+            return totals, fetched, seen, set(rows)
+        for kind, value in changes[len(fetched) - 1] if len(fetched) <= len(changes) else []:
+            if kind == "create":
+                rows.extend(range(next_id, next_id + value))
+                next_id += value
+            elif rows:
+                row = rows[value % len(rows)]
+                if after is not None and row == after[0]:
+                    continue  # the cursor's own row: the store keeps its position key
+                rows.remove(row)
+                if kind == "touch":
+                    rows.append(row)
+        state = PageState(state.current + 1, total, after)
+
+
+@given(st.integers(1, 20), st.integers(0, 200), st.lists(walk_changes, max_size=30))
+def test_a_walk_reports_one_total_walks_that_many_pages_and_misses_nothing(
+    page_size: int, initial: int, changes: list[list[tuple[str, int]]]
+) -> None:
+    totals, fetched, seen, live = simulate_walk(page_size, initial, changes)
+    # Rows that arrive at the walk's end: created ones, and touched ones (at most).
+    arrived = sum(v if kind == "create" else 1 for step in changes for kind, v in step)
+    if arrived <= page_size * (LAST_PAGE_SPAN - 1):
+        assert len(set(totals)) == 1  # one total for the whole walk
+    assert fetched == list(range(1, totals[-1] + 1))  # exactly that many pages
+    assert live <= seen  # every row still there at the end was read
+    if not any(changes):
+        assert totals[0] == max(1, -(-initial // page_size))  # the real count
 
 
 def test_bool_and_list_parsing() -> None:

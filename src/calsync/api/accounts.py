@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from calsync.api.deps import Auth, Services
+from calsync.api.openapi import TOKEN_ROUTE, responses
+from calsync.api.response_schemas import AccountAnswer, ProfilesAnswer, UserinfoAnswer, ok
 from calsync.store.records import AccountRecord, CalendarRecord, ProfileRecord
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -49,7 +51,9 @@ def profile_json(profile: ProfileRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/account")
+@router.get(
+    "/account", response_model=None, responses={**ok(AccountAnswer), **responses(*TOKEN_ROUTE)}
+)
 def get_account(auth: Auth, services: Services) -> dict[str, Any]:
     account = auth.account
     with services.store.read() as uow:
@@ -64,14 +68,22 @@ def get_account(auth: Auth, services: Services) -> dict[str, Any]:
     return {"account": body}
 
 
-@router.get("/profiles")
+@router.get(
+    "/profiles",
+    response_model=None,
+    responses={**ok(ProfilesAnswer), **responses(*TOKEN_ROUTE)},
+)
 def list_profiles(auth: Auth, services: Services) -> dict[str, Any]:
     with services.store.read() as uow:
         profiles = uow.profiles.list(auth.account.pk)
     return {"profiles": [profile_json(p) for p in profiles]}
 
 
-@router.get("/userinfo")
+@router.get(
+    "/userinfo",
+    response_model=None,
+    responses={**ok(UserinfoAnswer), **responses(*TOKEN_ROUTE)},
+)
 def userinfo(auth: Auth, services: Services) -> dict[str, Any]:
     account = auth.account
     with services.store.read() as uow:

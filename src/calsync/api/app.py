@@ -15,14 +15,18 @@ while one of them does not exist yet.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from calsync.api import accounts, auth_routes, calendars, health, metrics
 from calsync.api.deps import ApiServices, identify_token
 from calsync.api.errors import install_exception_handlers
+from calsync.api.fields import tzid_schema
 from calsync.api.limits import LimitsMiddleware
 from calsync.api.metrics import (
     MetricsMiddleware,
@@ -30,6 +34,7 @@ from calsync.api.metrics import (
     StoreCollector,
     StoreFigures,
 )
+from calsync.api.oauth_requests import CLIENT_BASIC_SCHEME
 from calsync.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,15 +88,64 @@ def read_store_figures(store: Store) -> StoreFigures:
     )
 
 
+DESCRIPTION = """\
+calsync's HTTP API follows Cronofy's API v1: an app written for Cronofy (pycronofy, say)
+works against calsync by changing its base URL. Errors have Cronofy's shape,
+`{"errors": {"<field>": [{"key": "errors.<what>", "description": "..."}]}}`, and list
+every problem at once; the OAuth endpoints answer as RFC 6749 says.
+
+Authenticate with `Authorization: Bearer <access token>`; tokens come from
+`POST /v1/application_calendars` or `POST /oauth/token`.
+"""
+
+
+def _with_shared_components(app: FastAPI) -> None:
+    """Add the schemas that routes reference by ``$ref`` but no model defines (``Tzid``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # FastAPI caches the document: this runs once per app
+        components = schema.setdefault("components", {})
+        if "Tzid" not in components.setdefault("schemas", {}):
+            components["schemas"]["Tzid"] = tzid_schema()
+            components.setdefault("securitySchemes", {})["client"] = CLIENT_BASIC_SCHEME
+            _drop_fastapi_422s(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _drop_fastapi_422s(schema: dict[str, Any]) -> None:
+    """Remove the 422 FastAPI lists on every route with parameters.
+
+    Its body (``HTTPValidationError``, ``{"detail": [...]}``) is not calsync's,
+    and a route whose parameters are all plain path strings never gives one:
+    every route that can answer 422 lists it itself, with Cronofy's error body.
+    """
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422", {})
+            content = json.dumps(answer.get("content", {}))
+            if "HTTPValidationError" in content:
+                del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+
+
 def create_app(services: ApiServices) -> FastAPI:
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI at /docs from assets shipped in its
+    # package, where FastAPI's own page would load them from a CDN.
+    app = FastAPIOffline(
+        docs_url="/docs",
+        redoc_url=None,
+        static_url="/docs/assets",
         title="calsync",
         version="1",
         summary="A Cronofy v1-compatible calendar API over calsync's store.",
+        description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url=None,
-        redoc_url=None,
     )
+    _with_shared_components(app)
     app.state.services = services
     services.metrics.add_store_collector(
         StoreCollector(read_figures=lambda: read_store_figures(services.store), now=services.now)

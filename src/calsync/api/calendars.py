@@ -8,47 +8,54 @@ exactly like one that does not exist.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from calsync.api.deps import Auth, Services
 from calsync.api.errors import Forbidden
+from calsync.api.fields import (
+    CalendarName,
+    Color,
+    Metadata,
+    OptionalCalendarName,
+    Tzid,
+)
+from calsync.api.openapi import BODY_ROUTE, TOKEN_ROUTE, responses
+from calsync.api.response_schemas import NO_CONTENT_202, CalendarAnswer, CalendarsAnswer, ok
 from calsync.errors import Conflict, NotFound, ValidationError
 from calsync.store import UnitOfWork
 from calsync.store.records import CalendarRecord
 
 router = APIRouter(prefix="/v1", tags=["calendars"])
 
-MAX_METADATA_BYTES = 16 * 1024
-MAX_NAME_LENGTH = 1024
 DEFAULT_COLOR = "#49BED8"
-_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 #: Providers whose calendars calsync itself can create (store-only calendars).
 LOCAL_PROVIDERS = frozenset({"cronofy", "local"})
 
 
 class CalendarCreate(BaseModel):
+    """Every problem is reported at once; those about the name under ``name``."""
+
     model_config = ConfigDict(extra="ignore")
 
     profile_id: str = Field(max_length=256)
-    name: str | None = None
-    color: str | None = None
-    timezone: str | None = None
-    metadata: dict[str, Any] | None = None
+    name: CalendarName
+    color: Color | None = None
+    timezone: Tzid | None = None
+    metadata: Metadata | None = None
 
 
 class CalendarUpdate(BaseModel):
+    """Only the fields given change; null resets color, timezone and metadata."""
+
     model_config = ConfigDict(extra="ignore")
 
-    name: str | None = None
-    color: str | None = None
-    timezone: str | None = None
-    metadata: dict[str, Any] | None = None
+    name: OptionalCalendarName = None
+    color: Color | None = None
+    timezone: Tzid | None = None
+    metadata: Metadata | None = None
 
 
 def calendar_json(calendar: CalendarRecord, base_url: str) -> dict[str, Any]:
@@ -82,52 +89,6 @@ def _time(calendar: CalendarRecord) -> str | None:
     return calendar.last_sync_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def valid_name(name: str | None) -> str:
-    cleaned = (name or "").strip()
-    if not cleaned:
-        raise ValidationError.single("name", "errors.required", "name is required")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise ValidationError.single(
-            "name", "errors.too_long", f"name must be at most {MAX_NAME_LENGTH} characters"
-        )
-    return cleaned
-
-
-def valid_color(color: str) -> str:
-    if not _COLOR.match(color):
-        raise ValidationError.single("color", "errors.invalid_color", "color must be #RRGGBB")
-    return color.upper()
-
-
-def valid_timezone(tzid: str) -> str:
-    # ZoneInfo accepts some paths (``../``) and raises odd errors on others;
-    # only a plain IANA name that loads is a zone.
-    if not tzid or len(tzid) > 64 or tzid.startswith("/") or ".." in tzid or "\x00" in tzid:
-        raise _bad_timezone(tzid)
-    try:
-        ZoneInfo(tzid)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise _bad_timezone(tzid) from None
-    return tzid
-
-
-def _bad_timezone(tzid: str) -> ValidationError:
-    return ValidationError.single(
-        "timezone", "errors.invalid_timezone", f"{tzid[:64]!r} is not an IANA time zone"
-    )
-
-
-def valid_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > MAX_METADATA_BYTES:
-        raise ValidationError.single(
-            "metadata",
-            "errors.metadata_too_large",
-            f"metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}",
-        )
-    return metadata
-
-
 def _live_calendar(uow: UnitOfWork, account_pk: int, calendar_id: str) -> CalendarRecord:
     """The account's calendar; a deleted one is gone as far as edits go (404)."""
     calendar: CalendarRecord = uow.calendars.get(account_pk, calendar_id)
@@ -136,7 +97,11 @@ def _live_calendar(uow: UnitOfWork, account_pk: int, calendar_id: str) -> Calend
     return calendar
 
 
-@router.get("/calendars")
+@router.get(
+    "/calendars",
+    response_model=None,
+    responses={**ok(CalendarsAnswer), **responses(*TOKEN_ROUTE)},
+)
 def list_calendars(auth: Auth, services: Services) -> dict[str, Any]:
     with services.store.read() as uow:
         calendars = uow.calendars.list(auth.account.pk)
@@ -144,12 +109,14 @@ def list_calendars(auth: Auth, services: Services) -> dict[str, Any]:
     return {"calendars": [calendar_json(c, base_url) for c in calendars]}
 
 
-@router.post("/calendars")
+@router.post(
+    "/calendars",
+    response_model=None,
+    responses={**ok(CalendarAnswer), **responses(*BODY_ROUTE, 403, 404)},
+)
 def create_calendar(body: CalendarCreate, auth: Auth, services: Services) -> dict[str, Any]:
-    name = valid_name(body.name)
-    color = valid_color(body.color) if body.color is not None else DEFAULT_COLOR
-    timezone = valid_timezone(body.timezone) if body.timezone is not None else None
-    metadata = valid_metadata(body.metadata) if body.metadata is not None else None
+    name, timezone, metadata = body.name, body.timezone, body.metadata
+    color = body.color or DEFAULT_COLOR
     with services.store.write() as uow:
         profile = uow.profiles.get(auth.account.pk, body.profile_id)
         if profile.provider_name not in LOCAL_PROVIDERS:
@@ -182,20 +149,17 @@ def _ensure_unique_name(
         )
 
 
-@router.patch("/calendars/{calendar_id}")
+@router.patch(
+    "/calendars/{calendar_id}",
+    response_model=None,
+    responses={**ok(CalendarAnswer), **responses(*BODY_ROUTE, 403, 404)},
+)
 def update_calendar(
     calendar_id: str, body: CalendarUpdate, auth: Auth, services: Services
 ) -> dict[str, Any]:
-    given = body.model_fields_set
-    changes: dict[str, Any] = {}
-    if "name" in given:
-        changes["name"] = valid_name(body.name)
-    if "color" in given:
-        changes["color"] = valid_color(body.color) if body.color is not None else DEFAULT_COLOR
-    if "timezone" in given:
-        changes["timezone"] = valid_timezone(body.timezone) if body.timezone is not None else None
-    if "metadata" in given:
-        changes["metadata"] = valid_metadata(body.metadata) if body.metadata is not None else None
+    changes: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
+    if "color" in changes:
+        changes["color"] = changes["color"] or DEFAULT_COLOR
     with services.store.write() as uow:
         calendar = _live_calendar(uow, auth.account.pk, calendar_id)
         if calendar.readonly:
@@ -210,7 +174,12 @@ def update_calendar(
     return {"calendar": calendar_json(calendar, services.settings.api.base_url)}
 
 
-@router.delete("/calendars/{calendar_id}", status_code=202)
+@router.delete(
+    "/calendars/{calendar_id}",
+    status_code=202,
+    response_class=Response,
+    responses={**NO_CONTENT_202, **responses(*TOKEN_ROUTE, 403, 404, 409)},
+)
 def delete_calendar(calendar_id: str, auth: Auth, services: Services) -> Response:
     with services.store.write() as uow:
         calendar = _live_calendar(uow, auth.account.pk, calendar_id)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from calsync.api.limits import RateLimiter
@@ -191,7 +192,20 @@ def identify_token(services: ApiServices, token: str) -> str | None:
     return account.sub if account is not None else None
 
 
-async def require_account(request: Request, services: Services) -> AuthContext:
+#: Declares the bearer scheme in the OpenAPI document (``/docs`` offers to fill it in);
+#: the token itself is read by `bearer_token`, which knows pycronofy's ``Bearer None``.
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An access token (`csa_...`) from /v1/application_calendars or /oauth/token.",
+)
+
+
+async def require_account(
+    request: Request,
+    services: Services,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> AuthContext:
     """FastAPI dependency: the account of the request's bearer token, else 401.
 
     The rate limiter's hand-off normally answers without I/O, so this runs on

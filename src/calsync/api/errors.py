@@ -12,8 +12,11 @@ server: ``400 {"error": "invalid_grant"}`` (see `OAuthError`).
 =====================================  ======  ==================================
 exception                              status  body key
 =====================================  ======  ==================================
-ValidationError / RequestValidation    422     the fields themselves
+ValidationError / RequestValidation    422     the fields themselves, all at once
+malformed JSON body                    422     base: errors.invalid_json
+body not sent as JSON                  415     base: errors.unsupported_media_type
 NotFound, unknown route                404     base: errors.not_found
+unsupported method                     405     base: errors.method_not_allowed, ``Allow``
 Forbidden (API only)                   403     base: errors.forbidden
 Conflict                               409     base: ``conflict.key``
 AuthError                              401     base: errors.unauthorized
@@ -35,6 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from calsync.errors import (
     AuthError,
@@ -58,14 +62,26 @@ class Forbidden(CalsyncError):
         self.key = key
 
 
+class UnsupportedMediaType(CalsyncError):
+    """A request body in a media type the endpoint does not read: 415."""
+
+
 class OAuthError(CalsyncError):
     """An OAuth 2 token endpoint failure, answered as ``{"error": code}``."""
 
-    def __init__(self, code: str, *, status_code: int = 400, description: str = "") -> None:
+    def __init__(
+        self,
+        code: str,
+        *,
+        status_code: int = 400,
+        description: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(description or code)
         self.code = code
         self.status_code = status_code
         self.description = description
+        self.headers = dict(headers or {})
 
 
 def error_body(field: str, key: str, description: str) -> dict[str, Any]:
@@ -109,13 +125,15 @@ def response_for(exc: CalsyncError) -> JSONResponse:
         body: dict[str, str] = {"error": exc.code}
         if exc.description:
             body["error_description"] = exc.description
-        return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotFound):
         # Never echo the message: it may name an id, and a 404 must not even
         # confirm what was asked about (another account's objects are 404 too).
         return error_response(404, "errors.not_found", "not found")
     if isinstance(exc, Forbidden):
         return error_response(403, exc.key, exc.message)
+    if isinstance(exc, UnsupportedMediaType):
+        return error_response(415, "errors.unsupported_media_type", exc.message)
     if isinstance(exc, Conflict):
         return error_response(409, exc.key, exc.message)
     if isinstance(exc, AuthError):
@@ -142,24 +160,107 @@ def _field_name(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "base"
 
 
+#: pydantic's error types that have a Cronofy-style key of their own; any other
+#: type is ``errors.invalid``, and a custom type raised by a validator
+#: (``PydanticCustomError("invalid_color", ...)``) is ``errors.<type>``.
 _PYDANTIC_KEYS = {
     "missing": "errors.required",
-    "json_invalid": "errors.invalid_json",
     "extra_forbidden": "errors.unknown_field",
+    "string_too_long": "errors.too_long",
+    "too_long": "errors.too_long",
 }
+_PYDANTIC_TYPES = frozenset(
+    {
+        "string_type",
+        "string_too_short",
+        "string_pattern_mismatch",
+        "dict_type",
+        "list_type",
+        "bool_type",
+        "bool_parsing",
+        "int_type",
+        "int_parsing",
+        "float_type",
+        "float_parsing",
+        "model_type",
+        "model_attributes_type",
+        "literal_error",
+        "enum",
+        "too_short",
+        "greater_than_equal",
+        "less_than_equal",
+        "union_tag_invalid",
+        "value_error",
+        "assertion_error",
+        "url_parsing",
+        "url_scheme",
+        "url_type",
+        "json_invalid",
+    }
+)
+
+
+def _key_for(kind: str) -> str:
+    if kind in _PYDANTIC_KEYS:
+        return _PYDANTIC_KEYS[kind]
+    if kind in _PYDANTIC_TYPES or not kind.replace("_", "").isalnum():
+        return "errors.invalid"
+    return f"errors.{kind}"  # a custom error type of one of our validators
 
 
 def validation_fields(errors: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    """FastAPI/pydantic validation errors in Cronofy's field shape."""
+    """FastAPI/pydantic validation errors in Cronofy's field shape: every error, each
+    under its own field (pydantic reports all of a body's problems in one pass)."""
     fields: dict[str, list[dict[str, str]]] = {}
     for err in errors:
         kind = str(err.get("type", "invalid"))
-        key = _PYDANTIC_KEYS.get(kind, "errors.invalid")
-        message = str(err.get("msg", "invalid"))
-        fields.setdefault(_field_name(err.get("loc", ())), []).append(
-            {"key": key, "description": message}
-        )
+        key = _key_for(kind)
+        name = _field_name(err.get("loc", ()))
+        message = f"{name} is required" if kind == "missing" else str(err.get("msg", "invalid"))
+        entry = {"key": key, "description": message}
+        field = fields.setdefault(name, [])
+        if entry not in field:
+            field.append(entry)
     return fields
+
+
+def json_error_description(document: str | bytes | None, position: int, problem: str) -> str:
+    """Where a JSON body stops being JSON, as a person reads it: line, column, character."""
+    where = f"character {position}"
+    if isinstance(document, bytes):
+        document = document.decode("utf-8", errors="replace")
+    if isinstance(document, str) and 0 <= position <= len(document):
+        line = document.count("\n", 0, position) + 1
+        column = position - (document.rfind("\n", 0, position) + 1) + 1
+        where = f"line {line}, column {column} ({where})"
+    return f"the body is not valid JSON: {problem} at {where}"
+
+
+def media_type(content_type: str | None) -> str | None:
+    """``"application/json; charset=utf-8"`` -> ``"application/json"``; None when absent."""
+    if content_type is None:
+        return None
+    kind = content_type.partition(";")[0].strip().lower()
+    return kind or None
+
+
+def is_json_media_type(kind: str | None) -> bool:
+    return kind is not None and (kind == "application/json" or kind.endswith("+json"))
+
+
+def not_json_message(content_type: str | None) -> str:
+    kind = media_type(content_type)
+    if kind is None:
+        return (
+            "the request has a body but no Content-Type header; "
+            "send the body as JSON with Content-Type: application/json"
+        )
+    return f"the body must be JSON (Content-Type: application/json), not {kind}"
+
+
+def _whole_body_rejected(errors: Sequence[Mapping[str, Any]]) -> bool:
+    """A body that was not read as JSON fails validation as a whole (``loc == ("body",)``)."""
+    return any(tuple(err.get("loc", ())) == ("body",) for err in errors)
 
 
 async def _calsync_error(request: Request, exc: Exception) -> JSONResponse:
@@ -169,11 +270,42 @@ async def _calsync_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"errors": validation_fields(exc.errors())}, status_code=422)
+    errors = exc.errors()
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            loc = tuple(err.get("loc", ()))
+            position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            problem = str((err.get("ctx") or {}).get("error", "invalid JSON"))
+            description = json_error_description(exc.body, position, problem)
+            return error_response(422, "errors.invalid_json", description)
+    content_type = request.headers.get("content-type")
+    body = exc.body
+    if (
+        isinstance(body, bytes)
+        and body
+        and not is_json_media_type(media_type(content_type))
+        and _whole_body_rejected(errors)
+    ):
+        # FastAPI reads a body as JSON only when it says it is JSON; anything
+        # else reaches validation as raw bytes and would read "not an object".
+        return error_response(415, "errors.unsupported_media_type", not_json_message(content_type))
+    return JSONResponse({"errors": validation_fields(errors)}, status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's "error parsing the body": a JSON body that is not UTF-8 text.
+        return error_response(
+            422, "errors.invalid_json", f"the body is not valid JSON: {exc.__cause__}"
+        )
+    if exc.status_code == 405:
+        return error_response(
+            405,
+            "errors.method_not_allowed",
+            f"{request.method} is not allowed here",
+            headers={"Allow": ", ".join(allowed_methods(request))},
+        )
     key = {
         404: "errors.not_found",
         405: "errors.method_not_allowed",
@@ -181,6 +313,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     }.get(exc.status_code, f"errors.http_{exc.status_code}")
     headers = dict(exc.headers or {})
     return error_response(exc.status_code, key, str(exc.detail), headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method a route serves at this path, for ``Allow``.
+
+    Starlette's own 405 names only the methods of the first route whose path
+    matched. Asking every route whether it fully matches the request under
+    each method needs nothing but the routes' public ``matches``.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
@@ -29,15 +30,27 @@ from fastapi import APIRouter, Body, Request, Response
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.errors import Forbidden, response_for
 from calsync.api.expand import split_occurrence_uid
+from calsync.api.openapi import BODY_ROUTE, responses
 from calsync.api.params import EventInput, parse_bool, parse_event_body, query_list
+from calsync.api.request_schemas import (
+    BATCH,
+    BULK_DELETE,
+    BULK_DELETE_PARAMETERS,
+    EVENT_DELETE,
+    EVENT_UPSERT,
+    json_body,
+)
+from calsync.api.response_schemas import BatchAnswer, Empty, ok
+from calsync.api.validation import Problems
 from calsync.errors import CalsyncError, NotFound, ValidationError
 from calsync.store import UnitOfWork
 from calsync.store.records import AccountRecord, CalendarRecord
 
 router = APIRouter(tags=["events"])
+_WRITE_ERRORS = responses(*BODY_ROUTE, 403, 404)
 
 MAX_BATCH = 50
-_EVENTS_URL = re.compile(r"^(?:/v1)?/calendars/(?P<calendar_id>[^/?#]+)/events/?$")
+_EVENTS_URL = re.compile(r"(?:/v1)?/calendars/(?P<calendar_id>[^/?#]+)/events/?")
 
 JsonBody = Annotated[dict[str, Any] | None, Body()]
 
@@ -95,7 +108,13 @@ def delete_event(
         uow.events.delete_by_uid(calendar.pk, uid)
 
 
-@router.post("/v1/calendars/{calendar_id}/events", status_code=202)
+@router.post(
+    "/v1/calendars/{calendar_id}/events",
+    status_code=202,
+    response_model=None,
+    responses={**ok(Empty, 202, "Stored; pushed to the provider."), **_WRITE_ERRORS},
+    openapi_extra=json_body(EVENT_UPSERT),
+)
 def upsert_event_route(
     calendar_id: str, body: Annotated[dict[str, Any], Body()], auth: Auth, services: Services
 ) -> dict[str, Any]:
@@ -103,7 +122,13 @@ def upsert_event_route(
     return {}
 
 
-@router.delete("/v1/calendars/{calendar_id}/events", status_code=202)
+@router.delete(
+    "/v1/calendars/{calendar_id}/events",
+    status_code=202,
+    response_model=None,
+    responses={**ok(Empty, 202, "Deleted (or already gone)."), **_WRITE_ERRORS},
+    openapi_extra=json_body(EVENT_DELETE),
+)
 def delete_event_route(
     calendar_id: str, auth: Auth, services: Services, body: JsonBody = None
 ) -> dict[str, Any]:
@@ -112,33 +137,50 @@ def delete_event_route(
 
 
 def _bulk_targets(request: Request, body: Mapping[str, Any]) -> tuple[bool, list[str]]:
+    """``(delete_all, calendar_ids)`` from the query (pycronofy) or the body, named once."""
     params = {k: request.query_params.getlist(k) for k in request.query_params}
-    delete_all: object = params["delete_all"][0] if "delete_all" in params else None
+    problems = Problems()
+    delete_all: bool | None = None
+    if "delete_all" in params:
+        delete_all = problems.check(partial(parse_bool, params["delete_all"][0], "delete_all"))
     calendar_ids: list[str] = query_list(params, "calendar_ids")
     if "delete_all" in body:
-        if delete_all is not None:
-            raise ValidationError.single("delete_all", "errors.invalid", "given twice")
-        delete_all = body["delete_all"]
-    body_ids = body.get("calendar_ids", body.get("calendar_ids[]"))
-    if body_ids is not None:
-        if isinstance(body_ids, str):
-            body_ids = [body_ids]
+        if "delete_all" in params:
+            problems.add("delete_all", "errors.invalid", "given in the query and the body")
+        elif not isinstance(body["delete_all"], bool):
+            problems.add("delete_all", "errors.invalid", "must be true or false")
+        else:
+            delete_all = body["delete_all"]
+    for key in ("calendar_ids", "calendar_ids[]"):
+        body_ids = body.get(key)
+        if body_ids is None:
+            continue
         if not isinstance(body_ids, list) or not all(isinstance(c, str) for c in body_ids):
-            raise ValidationError.single("calendar_ids", "errors.invalid", "must be a list")
-        calendar_ids = [*calendar_ids, *body_ids]
-    everything = parse_bool(delete_all, "delete_all") if delete_all is not None else False
-    if everything and calendar_ids:
+            problems.add(key, "errors.invalid", "must be a list of calendar ids")
+        else:
+            calendar_ids = [*calendar_ids, *body_ids]
+    problems.raise_if_any()
+    if delete_all and calendar_ids:
         raise ValidationError.single(
             "delete_all", "errors.invalid", "give delete_all or calendar_ids, not both"
         )
-    if not everything and not calendar_ids:
+    if not delete_all and not calendar_ids:
         raise ValidationError.single(
             "delete_all", "errors.required", "give delete_all=true or calendar_ids"
         )
-    return everything, calendar_ids
+    return bool(delete_all), calendar_ids
 
 
-@router.delete("/v1/events", status_code=202)
+@router.delete(
+    "/v1/events",
+    status_code=202,
+    response_model=None,
+    responses={**ok(Empty, 202, "Deleted."), **responses(*BODY_ROUTE, 404)},
+    openapi_extra={
+        "parameters": BULK_DELETE_PARAMETERS,
+        **json_body(BULK_DELETE, required=False),
+    },
+)
 def bulk_delete_route(
     request: Request, auth: Auth, services: Services, body: JsonBody = None
 ) -> dict[str, Any]:
@@ -158,34 +200,12 @@ def bulk_delete_route(
     return {}
 
 
-def _run_entry(services: ApiServices, account: AccountRecord, entry: object) -> dict[str, Any]:
-    try:
-        if not isinstance(entry, Mapping):
-            raise ValidationError.single("batch", "errors.invalid", "each entry is an object")
-        method = str(entry.get("method", "")).upper()
-        url = entry.get("relative_url")
-        data = entry.get("data") or {}
-        match = _EVENTS_URL.match(url) if isinstance(url, str) else None
-        if match is None:
-            raise NotFound("unsupported relative_url")
-        if not isinstance(data, Mapping):
-            raise ValidationError.single("data", "errors.invalid", "must be an object")
-        if method == "POST":
-            upsert_event(services, account, match["calendar_id"], data)
-        elif method == "DELETE":
-            delete_event(services, account, match["calendar_id"], data)
-        else:
-            raise ValidationError.single("method", "errors.invalid", "POST or DELETE")
-    except CalsyncError as exc:
-        response = response_for(exc)
-        return {"status": response.status_code, "data": json.loads(bytes(response.body))}
-    return {"status": 202}
+def _batch_entries(body: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """``(method, calendar_id, data)`` of every entry; any malformed entry fails the batch.
 
-
-@router.post("/v1/batch")
-def batch_route(
-    body: Annotated[dict[str, Any], Body()], auth: Auth, services: Services, response: Response
-) -> dict[str, Any]:
+    The entries' shape is the batch's (422 for the whole request, every problem
+    listed); what is wrong inside an entry's ``data`` is that entry's answer.
+    """
     entries = body.get("batch")
     if not isinstance(entries, list) or not entries:
         raise ValidationError.single("batch", "errors.required", "a list of 1 to 50 entries")
@@ -193,7 +213,57 @@ def batch_route(
         raise ValidationError.single(
             "batch", "errors.too_many_entries", f"at most {MAX_BATCH} entries per batch"
         )
-    results = [_run_entry(services, auth.account, entry) for entry in entries]
+    problems = Problems()
+    found: list[tuple[str, str, Mapping[str, Any]]] = []
+    for index, entry in enumerate(entries):
+        field = f"batch.{index}"
+        if not isinstance(entry, Mapping):
+            problems.add(field, "errors.invalid", "each entry is an object")
+            continue
+        method, url, data = entry.get("method"), entry.get("relative_url"), entry.get("data")
+        if method not in ("POST", "DELETE"):
+            problems.add(f"{field}.method", "errors.invalid", "POST or DELETE")
+        match = _EVENTS_URL.fullmatch(url) if isinstance(url, str) else None
+        if match is None:
+            problems.add(
+                f"{field}.relative_url", "errors.invalid", "/v1/calendars/{calendar_id}/events"
+            )
+        if data is not None and not isinstance(data, Mapping):
+            problems.add(f"{field}.data", "errors.invalid", "must be an object")
+        if match is not None and isinstance(method, str):
+            found.append((method, match["calendar_id"], data if isinstance(data, Mapping) else {}))
+    problems.raise_if_any()
+    return found
+
+
+def _run_entry(
+    services: ApiServices,
+    account: AccountRecord,
+    method: str,
+    calendar_id: str,
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
+    try:
+        if method == "POST":
+            upsert_event(services, account, calendar_id, data)
+        else:
+            delete_event(services, account, calendar_id, data)
+    except CalsyncError as exc:
+        response = response_for(exc)
+        return {"status": response.status_code, "data": json.loads(bytes(response.body))}
+    return {"status": 202}
+
+
+@router.post(
+    "/v1/batch",
+    response_model=None,
+    responses={**ok(BatchAnswer), **responses(*BODY_ROUTE)},
+    openapi_extra=json_body(BATCH),
+)
+def batch_route(
+    body: Annotated[dict[str, Any], Body()], auth: Auth, services: Services, response: Response
+) -> dict[str, Any]:
+    results = [_run_entry(services, auth.account, *entry) for entry in _batch_entries(body)]
     # Cronofy answers 207 when some entries failed; pycronofy accepts only
     # 200/202 at the HTTP level and inspects the entries itself, so stay 200.
     response.status_code = 200

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from calsync.api.deps import Services
 
@@ -14,7 +15,17 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["health"])
+class Health(BaseModel):
+    status: str = Field(description="`ok` or `unavailable`.")
+    store: str | None = Field(default=None, description="`unreachable` when unavailable.")
+
+
+@router.get(
+    "/healthz",
+    tags=["health"],
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The store does not answer."}},
+)
 def healthz(services: Services) -> JSONResponse:
     try:
         # One indexed lookup: proves the database answers and is migrated.

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request, Response
 
 from calsync.api.deps import Services
 from calsync.api.expand import recurrence_properties
+from calsync.api.openapi import responses
 from calsync.api.times import is_valid_tzid
 from calsync.errors import NotFound
 from calsync.model.events import EventTime
@@ -115,7 +116,33 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-@router.get("/ical/{feed_token}.ics", response_class=Response)
+_ETAG = {"ETag": {"description": "The feed's version.", "schema": {"type": "string"}}}
+
+
+@router.get(
+    "/ical/{feed_token}.ics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The calendar as RFC 5545 iCalendar.",
+            "content": {"text/calendar": {"schema": {"type": "string"}}},
+            "headers": _ETAG,
+        },
+        304: {"description": "Unchanged since the ETag given in If-None-Match.", "headers": _ETAG},
+        **responses(404, 429, 503),
+    },
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "ETags already held; a match is answered 304.",
+            }
+        ]
+    },
+)
 def ical_feed(feed_token: str, request: Request, services: Services) -> Response:
     if len(feed_token) > 128:
         raise NotFound("unknown feed")

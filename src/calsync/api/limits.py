@@ -22,6 +22,8 @@ streams and refused as soon as it crosses the limit.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import time
@@ -29,6 +31,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -183,8 +186,9 @@ class LimitsMiddleware:
 
     async def _client_key(self, scope: Scope, headers: dict[str, str], body: bytes) -> str:
         if scope.get("path") in CLIENT_CREDENTIAL_PATHS:
-            # These endpoints ignore the Authorization header, so the limit does too.
-            client_id = _client_id_from_body(body)
+            # These endpoints ignore a bearer header, so the limit does too; the
+            # OAuth ones may name the client in a Basic header or a form instead.
+            client_id = _client_id_from_basic(headers) or _client_id_from_body(body)
             if client_id is not None:
                 return f"client:{client_id}"
         auth = headers.get("authorization", "")
@@ -210,14 +214,34 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def _client_id_from_body(body: bytes) -> str | None:
+    """``client_id`` of a JSON object body, else of a form body (RFC 6749 §4.1.3)."""
     if not body or b"client_id" not in body:
         return None
+    value: object = None
     try:
         data: Any = json.loads(body)
     except ValueError:
-        return None
-    value = data.get("client_id") if isinstance(data, dict) else None
+        data = None
+    if isinstance(data, dict):
+        value = data.get("client_id")
+    elif data is None:
+        try:
+            value = parse_qs(body.decode("utf-8")).get("client_id", [None])[0]
+        except (UnicodeDecodeError, ValueError):
+            value = None
     return value if isinstance(value, str) and value else None
+
+
+def _client_id_from_basic(headers: dict[str, str]) -> str | None:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, _ = decoded.partition(":")
+    return client_id if sep and client_id else None
 
 
 def _too_large(limit: int) -> Callable[[Scope, Receive, Send], Awaitable[None]]:

@@ -10,11 +10,20 @@ calendar_ids, say); the owning account's ``sub`` is inside the payload and the
 route still checks it against the bearer on every page, so a leaked token is
 useless to another account.
 
-Page totals: ``total`` only has to satisfy pycronofy's loop, which keeps
-fetching while ``current < total``. Every page that has a successor says
-``total >= current + 1`` and the last page says ``total == current``, so the
-loop ends exactly after the last page even if the rows changed between pages.
-The first page's estimate comes from a (capped) COUNT of the same query.
+Page totals: ``pages.total`` is the real number of pages of the query,
+counted when the walk starts (the first page COUNTs the stored rows the
+query matches, whenever there is more than one page) and carried unchanged
+in every ``next_page`` token, so it is the same on every page of one walk
+and equals the number of pages the walk has. pycronofy fetches while
+``current < total``, so every page before the last has a ``next_page``, even
+one that came out empty because rows were deleted behind it.
+
+Rows that change during a walk move to its end (the walk is ordered by
+``updated``), and rows created during it land there too; the last page takes
+them all, so a walk misses nothing that existed when it ended. Only if more
+than `LAST_PAGE_SPAN` pages' worth arrived during one walk does the last page
+stop there and the walk grow by a page (``total`` then rises by one): a bound
+on one response's size, not a case a client meets in practice.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import hmac
 import json
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,20 +96,47 @@ def decode_token(token: str, key: bytes) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class PageState:
-    """Where a paged read stands: page number, total estimate, keyset position."""
+    """Where a paged read stands: page number, the walk's total (0 = not yet
+    counted, on the first page) and the keyset position."""
 
     current: int
     total: int
     after: list[Any] | None
 
+    @property
+    def first(self) -> bool:
+        return self.total == 0
 
-def first_page_total(count: int, page_size: int) -> int:
+
+FIRST_PAGE = PageState(1, 0, None)
+
+#: How many pages' worth of rows the last page of a walk takes (see module doc).
+LAST_PAGE_SPAN = 10
+
+
+def pages_for(count: int, page_size: int) -> int:
     """Pages implied by a row count; at least 1 (an empty result is one empty page)."""
     return max(1, math.ceil(count / page_size))
 
 
-def settle_total(state: PageState, has_more: bool) -> int:
-    """The ``total`` to report on this page so pycronofy's loop stops exactly at the end."""
-    if has_more:
-        return max(state.total, state.current + 1)
-    return state.current
+def rows_for(state: PageState, page_size: int) -> int:
+    """How many stored rows this page holds at most: a page's worth, more on the last."""
+    if not state.first and state.current >= state.total:
+        return page_size * LAST_PAGE_SPAN
+    return page_size
+
+
+def walk_total(
+    state: PageState, has_more: bool, count_rows: Callable[[], int], page_size: int
+) -> int:
+    """``pages.total`` for this page: counted on the first page, then carried.
+
+    ``has_more`` says whether rows remain after this page. A first page that
+    holds everything needs no count; otherwise the count (taken in the page's
+    own read, but on PostgreSQL possibly a moment later) is at least 2.
+    """
+    if state.first:
+        return max(2, pages_for(count_rows(), page_size)) if has_more else 1
+    if has_more and state.current >= state.total:
+        return state.current + 1  # more than LAST_PAGE_SPAN arrived during the walk
+    return state.total

@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from calsync.api.expand import recurrence_lines_valid
+from calsync.api.formats import LATITUDE, LONGITUDE, matches
 from calsync.api.times import (
     ensure_order,
     parse_boundary,
@@ -27,6 +29,7 @@ from calsync.api.times import (
     parse_tzid,
     window_defaults,
 )
+from calsync.api.validation import Problems
 from calsync.errors import ValidationError
 from calsync.model import Attendee, EventContent, Location
 from calsync.model.events import TRANSPARENCIES, EventTime
@@ -34,7 +37,6 @@ from calsync.model.events import TRANSPARENCIES, EventTime
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 MAX_CALENDAR_IDS = 100
-MIN_YEAR, MAX_YEAR = 1900, 2500
 
 
 def parse_bool(value: object, field: str, default: bool = False) -> bool:
@@ -138,38 +140,52 @@ def parse_read_query(
     client passing back the ``updated`` it saw must see later changes made in
     that same second.
     """
-    zone = parse_tzid(first(params, "tzid"))
-    default_start, default_end = window_defaults(now, zone, past_days, future_days)
-    raw_from, raw_to = first(params, "from"), first(params, "to")
-    start = parse_query_time(raw_from, "from", zone) if raw_from else default_start
-    end = parse_query_time(raw_to, "to", zone) if raw_to else default_end
-    if start.year < MIN_YEAR or end.year > MAX_YEAR:
-        raise ValidationError.single(
-            "from", "errors.invalid", f"the window must lie between {MIN_YEAR} and {MAX_YEAR}"
-        )
-    if end <= start:
-        raise ValidationError.single("to", "errors.invalid", "to must be after from")
-    raw_modified = first(params, "last_modified")
-    last_modified = None
-    if raw_modified:
-        last_modified = parse_query_time(raw_modified, "last_modified", zone)
+    problems = Problems()
+    zone = problems.check(lambda: parse_tzid(first(params, "tzid")))
+    # Without a zone the dates cannot be placed; their form is still checked (in UTC).
+    in_zone = zone if zone is not None else ZoneInfo("UTC")
+    default_start, default_end = window_defaults(now, in_zone, past_days, future_days)
+    start = _query_time(problems, params, "from", in_zone, default_start)
+    end = _query_time(problems, params, "to", in_zone, default_end)
+    if start is not None and end is not None and end <= start and not problems.has("tzid"):
+        problems.add("to", "errors.invalid", "to must be after from")
+    last_modified = _query_time(problems, params, "last_modified", in_zone, None)
+    if last_modified is not None:
         last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
     calendar_ids = query_list(params, "calendar_ids")
-    if len(calendar_ids) > MAX_CALENDAR_IDS:
-        raise ValidationError.single(
-            "calendar_ids", "errors.invalid", f"at most {MAX_CALENDAR_IDS} calendar ids"
-        )
+    for name in ("calendar_ids[]", "calendar_ids"):
+        if len(params.get(name, ())) > MAX_CALENDAR_IDS:
+            problems.add(name, "errors.invalid", f"at most {MAX_CALENDAR_IDS} calendar ids")
+    flags = {
+        name: problems.check(partial(parse_bool, first(params, name), name))
+        for name in ("include_deleted", "include_managed", "only_managed", "localized_times")
+    }
+    problems.raise_if_any()
+    assert zone is not None and start is not None and end is not None
     return ReadQuery(
         tzid=zone.key,
         start=start,
         end=end,
         last_modified=last_modified,
-        include_deleted=parse_bool(first(params, "include_deleted"), "include_deleted"),
-        include_managed=parse_bool(first(params, "include_managed"), "include_managed"),
-        only_managed=parse_bool(first(params, "only_managed"), "only_managed"),
+        include_deleted=bool(flags["include_deleted"]),
+        include_managed=bool(flags["include_managed"]),
+        only_managed=bool(flags["only_managed"]),
         calendar_ids=tuple(calendar_ids),
-        localized_times=parse_bool(first(params, "localized_times"), "localized_times"),
+        localized_times=bool(flags["localized_times"]),
     )
+
+
+def _query_time(
+    problems: Problems,
+    params: Mapping[str, Sequence[str]],
+    name: str,
+    zone: ZoneInfo,
+    default: datetime | None,
+) -> datetime | None:
+    raw = first(params, name)
+    if not raw:
+        return default
+    return problems.check(partial(parse_query_time, raw, name, zone))
 
 
 def with_calendar_ids(query: ReadQuery, calendar_ids: Sequence[str]) -> ReadQuery:
@@ -183,33 +199,47 @@ MAX_SUMMARY = 1024
 MAX_DESCRIPTION = 4096
 MAX_TEXT = 1024
 MAX_ATTENDEES = 500
+MAX_URL = 2048
+MAX_COLOR = 32
+MAX_RECURRENCE_LINES = 50
 _SUB_HOURLY = ("FREQ=SECONDLY", "FREQ=MINUTELY")
 
 
-def _text(body: Mapping[str, Any], name: str, limit: int, *, required: bool = False) -> str | None:
+def _text(
+    body: Mapping[str, Any],
+    name: str,
+    limit: int,
+    *,
+    required: bool = False,
+    field: str | None = None,
+) -> str | None:
+    field = field or name
     value = body.get(name)
     if value is None or (required and value == ""):
         if required:
-            raise ValidationError.single(name, "errors.required", "required")
+            raise ValidationError.single(field, "errors.required", f"{field} is required")
         return None
     if not isinstance(value, str):
-        raise ValidationError.single(name, "errors.invalid", "must be a string")
+        raise ValidationError.single(field, "errors.invalid", "must be a string")
     if len(value) > limit:
-        raise ValidationError.single(name, "errors.too_long", f"at most {limit} characters")
+        raise ValidationError.single(field, "errors.too_long", f"at most {limit} characters")
     return value
 
 
 def _coord(value: object, field: str) -> str | None:
+    """A latitude or longitude: a JSON number, or a decimal string, within its bounds."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValidationError.single(field, "errors.invalid", "must be a number")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValidationError.single(field, "errors.invalid", "must be a number") from None
     bound = 90 if field.endswith("lat") else 180
-    if not -bound <= number <= bound:
+    if isinstance(value, str):
+        if not matches(LATITUDE if bound == 90 else LONGITUDE, value):
+            raise ValidationError.single(
+                field, "errors.invalid", f"must be a decimal number within ±{bound}"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError.single(field, "errors.invalid", "must be a number")
+    if not -bound <= value <= bound:  # also refuses NaN
         raise ValidationError.single(field, "errors.invalid", f"must lie within ±{bound}")
     return str(value)
 
@@ -219,19 +249,23 @@ def parse_location(value: object) -> Location | None:
         return None
     if not isinstance(value, Mapping):
         raise ValidationError.single("location", "errors.invalid", "must be an object")
-    description = _text(value, "description", MAX_TEXT)
-    return Location(
-        description=description,
-        lat=_coord(value.get("lat"), "location.lat"),
-        long=_coord(value.get("long"), "location.long"),
+    problems = Problems()
+    description = problems.check(
+        partial(_text, value, "description", MAX_TEXT, field="location.description")
     )
+    lat = problems.check(partial(_coord, value.get("lat"), "location.lat"))
+    long = problems.check(partial(_coord, value.get("long"), "location.long"))
+    problems.raise_if_any()
+    return Location(description=description, lat=lat, long=long)
 
 
 def _emails(value: object, field: str) -> list[tuple[str, str | None]]:
     if value is None:
         return []
     if not isinstance(value, list) or len(value) > MAX_ATTENDEES:
-        raise ValidationError.single(field, "errors.invalid", "must be a list of attendees")
+        raise ValidationError.single(
+            field, "errors.invalid", f"must be a list of at most {MAX_ATTENDEES} attendees"
+        )
     found: list[tuple[str, str | None]] = []
     for item in value:
         if not isinstance(item, Mapping):
@@ -250,8 +284,11 @@ def merge_attendees(value: object, existing: Sequence[Attendee]) -> tuple[Attend
         return tuple(existing)
     if not isinstance(value, Mapping):
         raise ValidationError.single("attendees", "errors.invalid", "must be an object")
-    invite = _emails(value.get("invite"), "attendees.invite")
-    reject = {e.lower() for e, _ in _emails(value.get("reject"), "attendees.reject")}
+    problems = Problems()
+    invite = problems.check(partial(_emails, value.get("invite"), "attendees.invite")) or []
+    rejected = problems.check(partial(_emails, value.get("reject"), "attendees.reject")) or []
+    problems.raise_if_any()
+    reject = {e.lower() for e, _ in rejected}
     merged = {a.email.lower(): a for a in existing if a.email.lower() not in reject}
     for email, name in invite:
         if email.lower() not in reject and email.lower() not in merged:
@@ -271,7 +308,7 @@ def parse_recurrence(value: object) -> tuple[str, ...]:
             "recurrence", "errors.invalid", 'give {"rules": ["RRULE:FREQ=…"]}'
         )
     cleaned = tuple(line.strip() for line in lines)
-    if len(cleaned) > 50 or not recurrence_lines_valid(cleaned):
+    if len(cleaned) > MAX_RECURRENCE_LINES or not recurrence_lines_valid(cleaned):
         raise ValidationError.single(
             "recurrence", "errors.invalid", "not valid RRULE/RDATE/EXDATE lines"
         )
@@ -316,35 +353,43 @@ class EventInput:
 
 
 def parse_event_body(body: Mapping[str, Any]) -> EventInput:
-    """Validate an upsert body; the first problem found is reported (422)."""
-    event_id = _text(body, "event_id", MAX_EVENT_ID, required=True)
-    summary = _text(body, "summary", MAX_SUMMARY, required=True)
-    description = _text(body, "description", MAX_DESCRIPTION) or ""
+    """Validate an upsert body; every problem is reported at once (422)."""
+    problems = Problems()
+    event_id = problems.check(partial(_text, body, "event_id", MAX_EVENT_ID, required=True))
+    summary = problems.check(partial(_text, body, "summary", MAX_SUMMARY, required=True))
+    description = problems.check(partial(_text, body, "description", MAX_DESCRIPTION))
     event_tzid = body.get("tzid")
-    if event_tzid is not None:
-        parse_tzid(event_tzid)
-    start = parse_boundary(body.get("start"), "start", event_tzid)
-    end = parse_boundary(body.get("end"), "end", event_tzid)
-    ensure_order(start.value, end.value)
-    tzid = event_tzid or start.tzid or end.tzid or "Etc/UTC"
-    transparency = body.get("transparency") or "opaque"
-    if transparency not in TRANSPARENCIES:
-        raise ValidationError.single(
-            "transparency", "errors.invalid", "must be opaque or transparent"
-        )
+    if event_tzid is not None and problems.check(partial(parse_tzid, event_tzid)) is None:
+        event_tzid = None  # reported; the boundaries are read as if no tzid was given
+    start = problems.check(partial(parse_boundary, body.get("start"), "start", event_tzid))
+    end = problems.check(partial(parse_boundary, body.get("end"), "end", event_tzid))
+    if start is not None and end is not None:
+        problems.check(partial(ensure_order, start.value, end.value))
+    transparency = body.get("transparency")
+    if transparency is None:
+        transparency = "opaque"
+    elif transparency not in TRANSPARENCIES:
+        problems.add("transparency", "errors.invalid", "must be opaque or transparent")
+    # Validated now, merged with the stored attendees in the write transaction.
+    problems.check(partial(merge_attendees, body.get("attendees"), ()))
+    location = problems.check(partial(parse_location, body.get("location")))
+    url = problems.check(partial(_text, body, "url", MAX_URL))
+    color = problems.check(partial(_text, body, "color", MAX_COLOR))
+    recurrence = problems.check(partial(parse_recurrence, body.get("recurrence")))
+    problems.raise_if_any()
     assert event_id is not None and summary is not None
-    merge_attendees(body.get("attendees"), ())  # validate now, merge in the transaction
+    assert start is not None and end is not None and recurrence is not None
     return EventInput(
         event_id=event_id,
         summary=summary,
-        description=description,
+        description=description or "",
         start=start.value,
         end=end.value,
-        tzid=str(tzid),
-        location=parse_location(body.get("location")),
+        tzid=str(event_tzid or start.tzid or end.tzid or "Etc/UTC"),
+        location=location,
         transparency=str(transparency),
         attendees=body.get("attendees"),
-        url=_text(body, "url", 2048),
-        color=_text(body, "color", 32),
-        recurrence=parse_recurrence(body.get("recurrence")),
+        url=url,
+        color=color,
+        recurrence=recurrence,
     )

@@ -30,15 +30,20 @@ from starlette.concurrency import run_in_threadpool
 
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.expand import Occurrence, expand_series, iter_single, occurrence_uid
+from calsync.api.openapi import TOKEN_ROUTE, responses
 from calsync.api.paging import (
+    FIRST_PAGE,
     PageState,
     decode_token,
     derive_key,
     encode_token,
     process_key,
-    settle_total,
+    rows_for,
+    walk_total,
 )
 from calsync.api.params import ReadQuery, parse_read_query
+from calsync.api.request_schemas import READ_PARAMETERS
+from calsync.api.response_schemas import EventsAnswer, FreeBusyAnswer, ok
 from calsync.api.times import format_event_time, format_instant
 from calsync.errors import NotFound
 from calsync.model import Attendee, EventContent, EventTime
@@ -201,6 +206,10 @@ def _calendars(
     return {c.pk: c for c in found}
 
 
+def _key_of(after: list[Any] | None) -> tuple[datetime, int] | None:
+    return None if after is None else (datetime.fromisoformat(after[0]), int(after[1]))
+
+
 def _store_query(
     account: AccountRecord,
     calendars: dict[int, CalendarRecord],
@@ -208,9 +217,7 @@ def _store_query(
     state: PageState,
     limit: int,
 ) -> EventQuery:
-    after = None
-    if state.after is not None:
-        after = (datetime.fromisoformat(state.after[0]), int(state.after[1]))
+    after = _key_of(state.after)
     return EventQuery(
         account_pk=account.pk,
         calendar_pks=list(calendars) if query.calendar_ids else None,
@@ -261,6 +268,12 @@ def _occurrences(
     return out
 
 
+def count_rows(uow: UnitOfWork, account: AccountRecord, query: ReadQuery) -> int:
+    """The stored rows a whole walk of ``query`` covers (what ``pages.total`` is made of)."""
+    calendars = _calendars(uow, account, query)
+    return uow.event_reads.count_changed(_store_query(account, calendars, query, FIRST_PAGE, 0))
+
+
 def read_page(
     uow: UnitOfWork,
     account: AccountRecord,
@@ -269,6 +282,7 @@ def read_page(
     page_size: int,
     kind: str,
 ) -> PageResult:
+    """One page: at most ``page_size`` stored rows after ``state.after``, expanded and rendered."""
     calendars = _calendars(uow, account, query)
     rows = uow.events.list_changed(_store_query(account, calendars, query, state, page_size + 1))
     has_more = len(rows) > page_size
@@ -298,17 +312,21 @@ def _render(
 ) -> bytes:
     page_size = services.settings.api.page_size
     with services.render_slot(), services.store.read() as uow:
-        result = read_page(uow, account, query, state, page_size, kind)
-    total = settle_total(state, result.has_more)
+        result = read_page(uow, account, query, state, rows_for(state, page_size), kind)
+        total = walk_total(
+            state, result.has_more, lambda: count_rows(uow, account, query), page_size
+        )
     pages: dict[str, Any] = {"current": state.current, "total": total}
-    if result.has_more and result.last_key is not None:
+    # Every page before the last links on, even an empty one (rows deleted behind it).
+    after = result.last_key or _key_of(state.after)
+    if state.current < total and after is not None:
         payload = {
             "a": account.sub,
             "k": kind,
             "q": query.to_json(),
             "p": state.current + 1,
             "t": total,
-            "after": [result.last_key[0].isoformat(), result.last_key[1]],
+            "after": [after[0].isoformat(), after[1]],
         }
         token = encode_token(payload, token_key(services))
         pages["next_page"] = f"{services.settings.api.base_url}/v1/{kind}/pages/{token}"
@@ -377,30 +395,52 @@ def _page_of(
     return query, state
 
 
-# No COUNT on a first page: `settle_total` makes pycronofy's loop exact (see
-# calsync.api.paging).
-FIRST_PAGE = PageState(1, 1, None)
+_READ_RESPONSES = responses(*TOKEN_ROUTE, 404, 422)
+_READ_EXTRA: dict[str, Any] = {"parameters": READ_PARAMETERS}
+_PAGE_RESPONSES = responses(*TOKEN_ROUTE, 404)
 
 
-@router.get("/v1/events", response_class=JSONResponse)
+@router.get(
+    "/v1/events",
+    response_class=JSONResponse,
+    response_model=None,
+    responses={**ok(EventsAnswer), **_READ_RESPONSES},
+    openapi_extra=_READ_EXTRA,
+)
 async def read_events(request: Request, auth: Auth, services: Services) -> Response:
     query = _first_query(request, services)
     return await _serve(services, auth.account, query, FIRST_PAGE, EVENTS)
 
 
-@router.get("/v1/events/pages/{token}", response_class=JSONResponse)
+@router.get(
+    "/v1/events/pages/{token}",
+    response_class=JSONResponse,
+    response_model=None,
+    responses={**ok(EventsAnswer), **_PAGE_RESPONSES},
+)
 async def read_events_page(token: str, auth: Auth, services: Services) -> Response:
     query, state = _page_of(token, services, auth.account, EVENTS)
     return await _serve(services, auth.account, query, state, EVENTS)
 
 
-@router.get("/v1/free_busy", response_class=JSONResponse)
+@router.get(
+    "/v1/free_busy",
+    response_class=JSONResponse,
+    response_model=None,
+    responses={**ok(FreeBusyAnswer), **_READ_RESPONSES},
+    openapi_extra=_READ_EXTRA,
+)
 async def read_free_busy(request: Request, auth: Auth, services: Services) -> Response:
     query = _first_query(request, services)
     return await _serve(services, auth.account, query, FIRST_PAGE, FREE_BUSY)
 
 
-@router.get("/v1/free_busy/pages/{token}", response_class=JSONResponse)
+@router.get(
+    "/v1/free_busy/pages/{token}",
+    response_class=JSONResponse,
+    response_model=None,
+    responses={**ok(FreeBusyAnswer), **_PAGE_RESPONSES},
+)
 async def read_free_busy_page(token: str, auth: Auth, services: Services) -> Response:
     query, state = _page_of(token, services, auth.account, FREE_BUSY)
     return await _serve(services, auth.account, query, state, FREE_BUSY)

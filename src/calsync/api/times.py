@@ -4,10 +4,11 @@ Inside calsync an event boundary is an aware UTC ``datetime`` or, for all-day
 events, a ``date`` (end exclusive). This module is the only place that turns
 request text into those values and back, so every route agrees on the rules:
 
-* a Time is ``YYYY-MM-DDTHH:MM:SS`` with ``Z`` (or a numeric offset, converted to
-  UTC); fractional seconds are accepted only when they are zero, because
-  Cronofy times have whole-second resolution and silently truncating would
-  change the event;
+* a Time is RFC 3339, ``YYYY-MM-DDTHH:MM:SS`` with ``Z`` or a numeric offset
+  (converted to UTC); fractional seconds are accepted only when they are zero,
+  because Cronofy times have whole-second resolution and silently truncating
+  would change the event. The exact forms (and the years 1900-2499) are in
+  `calsync.api.formats`, which the OpenAPI schema is written from too;
 * a Time without an offset is a local time in the tzid in scope (the
   ``{time, tzid}`` object's, else the event's ``tzid``); with no tzid in scope
   it is rejected rather than guessed;
@@ -19,22 +20,24 @@ request text into those values and back, so every route agrees on the rules:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calsync.api.formats import (
+    DATE,
+    FRACTIONAL_TIME,
+    LOCAL_TIME,
+    MAX_YEAR,
+    MIN_YEAR,
+    TIME,
+    is_time_zone,
+    matches,
+)
 from calsync.errors import ValidationError
 from calsync.model.events import EventTime
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME_RE = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<hms>\d{2}:\d{2}:\d{2})"
-    r"(?:\.(?P<frac>\d+))?(?P<zone>[Zz]|[+-]\d{2}:?\d{2}|UTC)?$"
-)
-_TZID_RE = re.compile(r"^[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*$")
 
 
 def _invalid(field: str, description: str, key: str = "errors.invalid") -> ValidationError:
@@ -43,8 +46,9 @@ def _invalid(field: str, description: str, key: str = "errors.invalid") -> Valid
 
 @lru_cache(maxsize=512)
 def _zone(name: str) -> ZoneInfo | None:
-    # Guard the name first: ZoneInfo would otherwise try odd paths ("../x").
-    if not _TZID_RE.match(name) or len(name) > 64:
+    # Only the ids the schema lists (`formats.time_zones`): ZoneInfo would also
+    # try odd paths ("../x") and names that are files but not zones.
+    if not is_time_zone(name):
         return None
     try:
         return ZoneInfo(name)
@@ -68,37 +72,22 @@ def is_valid_tzid(value: str) -> bool:
     return _zone(value) is not None
 
 
-def _parse_date(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _invalid(field, f"not a valid date: {text!r}") from None
-
-
 def _parse_clock(text: str, field: str, zone: ZoneInfo | None) -> datetime:
-    match = _TIME_RE.match(text)
-    if match is None:
-        raise _invalid(field, f"not a valid time: {text!r}")
-    frac = match["frac"]
-    if frac is not None and int(frac) != 0:
-        raise _invalid(field, "times have whole-second resolution; milliseconds must be zero")
-    try:
-        naive = datetime.fromisoformat(f"{match['date']}T{match['hms']}")
-    except ValueError:
-        raise _invalid(field, f"not a valid time: {text!r}") from None
-    offset = match["zone"]
-    if offset is None:
+    absolute = matches(TIME, text)
+    if not absolute and not matches(LOCAL_TIME, text):
+        if matches(FRACTIONAL_TIME, text):
+            raise _invalid(field, "times have whole-second resolution; milliseconds must be zero")
+        raise _invalid(field, f"not a valid time: {text[:64]!r}")
+    naive = datetime.fromisoformat(f"{text[:10]}T{text[11:19]}")
+    if not absolute:
         if zone is None:
             raise _invalid(field, "a time without an offset needs a tzid")
         return _local_to_utc(naive, zone)
-    if offset in ("Z", "z", "UTC"):
+    offset = text[19:].lstrip(".0123456789")
+    if offset in ("Z", "z"):
         return naive.replace(tzinfo=UTC)
     sign = 1 if offset[0] == "+" else -1
-    digits = offset[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:])
-    if hours > 23 or minutes > 59:
-        raise _invalid(field, f"not a valid offset: {offset!r}")
-    delta = timedelta(hours=hours, minutes=minutes) * sign
+    delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])) * sign
     return (naive - delta).replace(tzinfo=UTC)
 
 
@@ -112,7 +101,18 @@ def parse_instant(value: object, field: str, zone: ZoneInfo | None = None) -> da
     """A Time string as an aware UTC datetime (a Date is rejected here)."""
     if not isinstance(value, str):
         raise _invalid(field, "must be a time string")
-    return _parse_clock(value.strip(), field, zone)
+    return _parse_clock(value, field, zone)
+
+
+def _parse_date(text: str, field: str) -> date:
+    if not matches(DATE, text):
+        raise _invalid(field, f"not a valid date between {MIN_YEAR} and {MAX_YEAR}: {text[:64]!r}")
+    return date.fromisoformat(text)
+
+
+def _is_date(text: str) -> bool:
+    # The shape of a date; `_parse_date` then says whether it is a real one.
+    return len(text) == 10 and text[4:5] == "-" and text[7:8] == "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +138,8 @@ def parse_boundary(value: object, field: str, event_tzid: str | None = None) -> 
             parse_tzid(tzid, f"{field}.tzid")
     if not isinstance(raw, str):
         raise _invalid(field, "must be a time, a date or {time, tzid}")
-    text = raw.strip()
-    if _DATE_RE.match(text):
+    text = raw
+    if _is_date(text):
         return ParsedBoundary(_parse_date(text, field), tzid)
     zone = parse_tzid(tzid, field) if isinstance(tzid, str) else None
     return ParsedBoundary(_parse_clock(text, field, zone), tzid)
@@ -147,10 +147,9 @@ def parse_boundary(value: object, field: str, event_tzid: str | None = None) -> 
 
 def parse_query_time(value: str, field: str, zone: ZoneInfo) -> datetime:
     """A ``from``/``to``/``last_modified`` value: a Date (midnight in ``zone``) or a Time."""
-    text = value.strip()
-    if _DATE_RE.match(text):
-        return local_midnight(_parse_date(text, field), zone)
-    return _parse_clock(text, field, zone)
+    if _is_date(value):
+        return local_midnight(_parse_date(value, field), zone)
+    return _parse_clock(value, field, zone)
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -193,10 +192,15 @@ def overlaps(
 def format_instant(value: datetime, zone: ZoneInfo | None = None) -> str:
     """UTC ``...Z`` whole seconds, or local with offset when ``zone`` is given."""
     utc = value.astimezone(UTC).replace(microsecond=0)
-    if zone is None:
-        # isoformat is several times faster than strftime; reads format thousands.
-        return utc.replace(tzinfo=None).isoformat() + "Z"
-    return utc.astimezone(zone).isoformat()
+    if zone is not None:
+        local = utc.astimezone(zone)
+        offset = local.utcoffset()
+        # RFC 3339 offsets are whole minutes; a zone's local mean time before
+        # ~1972 (Africa/Monrovia: -00:44:30) is not, so such an instant stays UTC.
+        if offset is None or offset.seconds % 60 == 0:
+            return local.isoformat()
+    # isoformat is several times faster than strftime; reads format thousands.
+    return utc.replace(tzinfo=None).isoformat() + "Z"
 
 
 def format_event_time(value: EventTime, zone: ZoneInfo | None = None) -> str:

@@ -22,7 +22,8 @@ class ChannelRecord:
     failure_count: int
     failing_since: datetime | None
     last_error: str | None
-    #: Earliest ``next_attempt_at`` of the channel's pending deliveries.
+    #: When the channel's next delivery is attempted: its oldest pending delivery's
+    #: ``next_attempt_at`` (deliveries go out in order; see `ChannelRepo.claim`).
     next_attempt_at: datetime | None = None
 
     @property

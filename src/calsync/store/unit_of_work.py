@@ -20,6 +20,7 @@ from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
+from calsync.store.repos.event_reads import EventReadRepo
 from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
 from calsync.store.repos.provider_channels import ProviderChannelRepo
@@ -36,6 +37,7 @@ class UnitOfWork:
         self.profiles = ProfileRepo(session, self._journal)
         self.calendars = CalendarRepo(session, self._journal)
         self.events = EventRepo(session, self._journal)
+        self.event_reads = EventReadRepo(session)
         self.tokens = TokenRepo(session, self._journal)
         self.changes = ChangeLogRepo(session)
         self.outbox = OutboxRepo(session, self._journal)

@@ -144,12 +144,19 @@ class ChannelRepo(DeliveryLeases):
     def _with_next_attempts(self, rows: Sequence[Channel]) -> builtins.list[ChannelRecord]:
         if not rows:
             return []
+        # A channel sends its deliveries in order (`claim`), so its next attempt is
+        # that of its oldest pending delivery. The earliest due time of any pending
+        # delivery would be wrong: a change queued behind a delivery that is backing
+        # off is "due" since it was queued, a time that then lies ever further back.
         nexts: dict[int, datetime] = {}
         for part in chunks([r.id for r in rows]):
-            stmt = (
-                select(Delivery.channel_id, func.min(Delivery.next_attempt_at))
+            heads = (
+                select(func.min(Delivery.id))
                 .where(Delivery.channel_id.in_(part), Delivery.status == PENDING)
                 .group_by(Delivery.channel_id)
+            )
+            stmt = select(Delivery.channel_id, Delivery.next_attempt_at).where(
+                Delivery.id.in_(heads)
             )
             for channel_pk, at in self._session.execute(stmt):
                 nexts[channel_pk] = at

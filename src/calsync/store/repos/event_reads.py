@@ -82,9 +82,10 @@ def _managed_mode(q: EventQuery) -> str:
     return "all" if q.include_managed else "none"
 
 
-def _page_statement(shape: tuple[bool, bool, bool, str, bool, bool]) -> Select[Any]:
+def _filtered(stmt: Select[Any], shape: tuple[bool, bool, bool, str, bool, bool]) -> Select[Any]:
+    """``stmt`` narrowed by every filter of the shape (see `EventQuery`)."""
     calendars, since, include_deleted, managed, window, after = shape
-    stmt = record_select().where(Event.account_id == bindparam("account_pk"))
+    stmt = stmt.where(Event.account_id == bindparam("account_pk"))
     if calendars:
         stmt = stmt.where(Event.calendar_id.in_(bindparam("calendar_pks", expanding=True)))
     if since:
@@ -112,15 +113,20 @@ def _page_statement(shape: tuple[bool, bool, bool, str, bool, bool]) -> Select[A
                 and_(Event.updated == after_updated, Event.id > bindparam("after_pk")),
             )
         )
+    return stmt
+
+
+def _page_statement(shape: tuple[bool, bool, bool, str, bool, bool]) -> Select[Any]:
+    stmt = _filtered(record_select(), shape)
     return stmt.order_by(Event.updated, Event.id).limit(bindparam("limit"))
 
 
-def list_changed(session: Session, q: EventQuery) -> list[EventRecord]:
-    """One query ordered by ``(updated, id)``, served by the ``(calendar_id,
-    updated, id)`` / ``(account_id, updated, id)`` indexes."""
-    if q.calendar_pks is not None and not q.calendar_pks:
-        return []
-    shape = (
+def _count_statement(shape: tuple[bool, bool, bool, str, bool, bool]) -> Select[Any]:
+    return _filtered(select(func.count()).select_from(Event), shape)
+
+
+def _shape(q: EventQuery) -> tuple[bool, bool, bool, str, bool, bool]:
+    return (
         q.calendar_pks is not None,
         q.since is not None,
         q.include_deleted,
@@ -128,9 +134,9 @@ def list_changed(session: Session, q: EventQuery) -> list[EventRecord]:
         q.window is not None,
         q.after is not None,
     )
-    stmt = _PAGE_STATEMENTS.get(shape)
-    if stmt is None:
-        stmt = _PAGE_STATEMENTS.setdefault(shape, _page_statement(shape))
+
+
+def _params(q: EventQuery) -> dict[str, Any]:
     params: dict[str, Any] = {"account_pk": q.account_pk, "limit": q.limit}
     if q.calendar_pks is not None:
         params["calendar_pks"] = list(q.calendar_pks)
@@ -140,11 +146,48 @@ def list_changed(session: Session, q: EventQuery) -> list[EventRecord]:
         params["window_start"], params["window_end"] = q.window
     if q.after is not None:
         params["after_updated"], params["after_pk"] = q.after
+    return params
+
+
+def list_changed(session: Session, q: EventQuery) -> list[EventRecord]:
+    """One query ordered by ``(updated, id)``, served by the ``(calendar_id,
+    updated, id)`` / ``(account_id, updated, id)`` indexes."""
+    if q.calendar_pks is not None and not q.calendar_pks:
+        return []
+    shape = _shape(q)
+    stmt = _PAGE_STATEMENTS.get(shape)
+    if stmt is None:
+        stmt = _PAGE_STATEMENTS.setdefault(shape, _page_statement(shape))
     # Core execution on the session's connection: the rows are plain tuples, so
     # the ORM's result machinery (loading contexts, row processors) is not needed;
     # `all()` fetches in one driver call instead of one per row.
-    rows = session.connection().execute(stmt, params).all()
+    rows = session.connection().execute(stmt, _params(q)).all()
     return [record_from_row(row) for row in rows]
+
+
+_COUNT_STATEMENTS: dict[tuple[bool, bool, bool, str, bool, bool], Select[Any]] = {}
+
+
+def count_changed(session: Session, q: EventQuery) -> int:
+    """How many rows `list_changed` would walk for ``q`` without a limit."""
+    if q.calendar_pks is not None and not q.calendar_pks:
+        return 0
+    shape = _shape(q)
+    stmt = _COUNT_STATEMENTS.get(shape)
+    if stmt is None:
+        stmt = _COUNT_STATEMENTS.setdefault(shape, _count_statement(shape))
+    return int(session.connection().execute(stmt, _params(q)).scalar_one())
+
+
+class EventReadRepo:
+    """Read-only event queries that are not the event write path's (`EventRepo`)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def count_changed(self, query: EventQuery) -> int:
+        """The number of stored rows a paged read of ``query`` walks (``limit`` ignored)."""
+        return count_changed(self._session, query)
 
 
 def get_one(session: Session, *conditions: object) -> EventRecord | None:
