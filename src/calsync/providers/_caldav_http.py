@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from caldav.davclient import DAVClient
 from caldav.lib import error as dav_error
@@ -30,6 +31,15 @@ RequestHook = Callable[[str, str, bytes], None]
 
 T = TypeVar("T")
 
+#: How long to wait for a TCP connection: short, so an unreachable server fails
+#: fast. The read timeout (the account's ``timeout`` key) is a separate, patient
+#: limit: servers answer large collections slowly (see `DEFAULT_READ_TIMEOUT`).
+CONNECT_TIMEOUT = 10.0
+#: Radicale builds its cache for minutes on a first PROPFIND of a large home;
+#: ownCloud, Xandikos and DavMail users report REPORTs of minutes. vdirsyncer
+#: waits 5 minutes; so do we.
+DEFAULT_READ_TIMEOUT = 300.0
+
 XML_HEADERS = {"Content-Type": 'application/xml; charset="utf-8"'}
 ICS_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 
@@ -46,10 +56,28 @@ class Reply:
 
 
 class DavTransport:
-    def __init__(self, client: DAVClient, *, hook: RequestHook | None, timeout: float) -> None:
+    def __init__(
+        self,
+        client: DAVClient,
+        *,
+        hook: RequestHook | None,
+        timeout: float,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        account: str | None = None,
+    ) -> None:
         self.client = client
         self.hook = hook
+        #: The read timeout: how long one answer may take (the ``timeout`` key).
         self.timeout = timeout
+        self.connect_timeout = min(connect_timeout, timeout)
+        self.account = account
+        # The library's own requests (discovery) get the same pair of limits.
+        client.timeout = self.timeouts  # type: ignore[assignment]
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)``, as the HTTP library takes them."""
+        return (self.connect_timeout, self.timeout)
 
     def send(
         self,
@@ -69,12 +97,12 @@ class DavTransport:
                 data=body or None,
                 headers=merged,
                 auth=self.client.auth,
-                timeout=self.timeout,
+                timeout=self.timeouts,
                 verify=self.client.ssl_verify_cert,
                 allow_redirects=False,
             )
         except http_library.exceptions.RequestException as exc:
-            raise TransientProviderError(f"{method} {url}: {exc}") from exc
+            raise self.network_error(f"{method} {safe_url(url)}", exc) from exc
         status = int(response.status_code or 0)
         reply_headers = {k: v for k, v in response.headers.items()}
         content = response.content or b""
@@ -89,6 +117,34 @@ class DavTransport:
             raise TransientProviderError(f"{method} {url}: HTTP {status}")
         return Reply(status=status, headers=reply_headers, body=content)
 
+    def network_error(self, what: str, exc: BaseException) -> TransientProviderError:
+        """A transport failure, saying what the request was; a timeout also says which
+        limit ran out and which key raises it."""
+        if isinstance(exc, http_library.exceptions.ConnectTimeout):
+            return TransientProviderError(
+                f"{what}: could not connect within {self.connect_timeout:g}s "
+                "(is the server reachable?)"
+            )
+        if isinstance(exc, http_library.exceptions.Timeout):
+            whose = f" of account {self.account!r}" if self.account else ""
+            return TransientProviderError(
+                f"{what}: the server did not answer within {self.timeout:g}s (read timeout); "
+                f"if it is just slow (large calendars can take minutes), raise `timeout`{whose}",
+                hint=f"Raise `timeout`{whose} in the config (now {self.timeout:g}s).",
+            )
+        return TransientProviderError(f"{what}: {exc}")
+
+
+def safe_url(url: str) -> str:
+    """``url`` without credentials, query or fragment (safe to log and show)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
+
 
 def retry_after(value: str | None) -> float | None:
     if not value:
@@ -102,7 +158,7 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def library_call(what: str, call: Callable[[], T]) -> T:
+def library_call(what: str, call: Callable[[], T], transport: DavTransport | None = None) -> T:
     """Run a `caldav` library call, turning its exceptions into calsync errors."""
     try:
         return call()
@@ -113,6 +169,9 @@ def library_call(what: str, call: Callable[[], T]) -> T:
     except dav_error.DAVError as exc:
         raise ProviderError(f"{what}: {exc}") from exc
     except http_library.exceptions.RequestException as exc:
+        if transport is not None:
+            where = f"{what} at {safe_url(str(transport.client.url))}"
+            raise transport.network_error(where, exc) from exc
         raise TransientProviderError(f"{what}: {exc}") from exc
 
 
