@@ -25,6 +25,23 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT = 30.0
 
 
+def reclaim_dead_leases(store: Store) -> int:
+    """On SQLite, release the delivery leases a killed daemon left behind.
+
+    Only one process may use a SQLite file, so at start every lease is a dead
+    process's: without this its channels wait until the lease expires (a
+    minute). PostgreSQL replicas share the store, so there a lease may be a
+    live replica's, and it is left to expire.
+    """
+    if store.backend != "sqlite":
+        return 0
+    with store.write() as uow:
+        released = uow.channels.reclaim_leases()
+    if released:
+        log.info("released %d notification lease(s) left by a previous run", released)
+    return released
+
+
 class RelayThread:
     """Runs one `OutboxRelay` until `stop`; `restart` swaps in one built from new settings."""
 
