@@ -158,3 +158,27 @@ def test_a_rate_limit_backs_the_daemon_off_until_retry_after(
     world.wait_for_passes(1)
     assert world.summaries() == ["G0", "G1"]
     assert world.terminate() == 0, world.daemon.logs()
+
+
+def test_watch_channels_open_right_after_the_first_sync(
+    fake: GoogleCalendarFake, tmp_path: Path
+) -> None:
+    # A fresh install: the renewal job's first run (at start) finds no calendar
+    # yet, and its next run is 5 minutes away. The pass that first syncs the
+    # calendar opens its channel; a remote change then arrives by push, long
+    # before the next scheduled pass (a day away).
+    with running_daemon(
+        tmp_path,
+        google_account(fake, tmp_path),
+        interval="1d",
+        extra="[notify]\nallow_private_callbacks = true",
+    ) as world:
+        world.wait(lambda: world.passes_ok() >= 1, "the first pass")
+        world.wait(lambda: len(fake.channels) == 1, "a watch channel on the synced calendar")
+        (channel,) = fake.channels.values()
+        assert channel.calendar_id == GOOGLE_CALENDAR
+        assert channel.address == f"{world.base_url}/push/google"
+        fake.put_event(GOOGLE_CALENDAR, timed("Pushed", SOON))
+        world.wait_for_summaries(["Pushed"])
+        assert world.passes_ok() == 1, "the push brought it, not a scheduled pass"
+        assert world.terminate() == 0, world.daemon.logs()
