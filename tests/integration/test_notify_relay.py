@@ -292,3 +292,21 @@ def test_a_host_name_is_pinned_to_the_checked_address_and_keeps_its_host_header(
     (verification,) = receiver.received
     assert verification.headers["host"] == f"hooks.invalid:{port}"
     assert resolved == ["hooks.invalid", "hooks.invalid"]  # at creation, and at delivery
+
+
+def test_a_daemon_start_releases_leases_only_where_it_owns_the_store(
+    store: Store, settings: Settings
+) -> None:
+    from calsync.daemon.relay_thread import reclaim_dead_leases
+
+    make_channel(store, settings, "http://127.0.0.1:9/hook")
+    with store.write() as uow:
+        claimed = uow.channels.claim("a-killed-process", lease=timedelta(minutes=1))
+    assert claimed
+    released = reclaim_dead_leases(store)
+    with store.read() as uow:
+        holders = {d.leased_by for d in uow.channels.list_deliveries(status="pending")}
+    if store.backend == "sqlite":  # one process per file: the lease is a dead run's
+        assert released == len(claimed) and holders == {None}
+    else:  # a replica may be sending it right now
+        assert released == 0 and holders == {"a-killed-process"}
