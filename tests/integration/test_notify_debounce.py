@@ -25,29 +25,11 @@ from calsync.store import EventQuery, Store
 from calsync.store.channel_records import ChannelRecord, DeliveryRecord
 from calsync.store.records import CalendarRecord
 from tests.fixtures.api import make_settings
-from tests.fixtures.store import content, new_calendar
+from tests.fixtures.store import StoreClock, content, new_calendar
 from tests.integration.notify_receiver import Received, Receiver, running_receiver
 
 DEBOUNCE = timedelta(seconds=1)  # the [notify] debounce default
 BURST = 8
-
-
-class StoreClock:
-    """The wall clock plus an offset: what the channel repositories take as now."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> StoreClock:
-    clock = StoreClock()
-    monkeypatch.setattr("calsync.store.repos.channels.utcnow", clock)
-    monkeypatch.setattr("calsync.store.repos.channel_leases.utcnow", clock)
-    return clock
 
 
 @pytest.fixture
@@ -104,10 +86,10 @@ def _pending_change(store: Store, channel: ChannelRecord) -> DeliveryRecord:
 
 
 def test_an_isolated_change_goes_at_once_and_a_burst_after_it_waits_for_the_window(
-    store: Store, settings: Settings, receiver: Receiver, clock: StoreClock
+    store: Store, settings: Settings, receiver: Receiver, store_clock: StoreClock
 ) -> None:
     calendar, channel, relay = _world(store, settings, receiver)
-    clock.offset += 2 * DEBOUNCE  # a quiet period since the verification
+    store_clock.offset += 2 * DEBOUNCE  # a quiet period since the verification
 
     first_uid = _write(store, calendar, "first")
     assert relay.run_once() == 1, "an isolated change is not held for the debounce"
@@ -124,7 +106,7 @@ def test_an_isolated_change_goes_at_once_and_a_burst_after_it_waits_for_the_wind
     assert sent_at is not None and held.next_attempt_at == sent_at + DEBOUNCE
     assert held.change_count == BURST, "the burst is folded into one notification"
 
-    clock.offset += DEBOUNCE  # the window ends
+    store_clock.offset += DEBOUNCE  # the window ends
     assert relay.run_once() == 1
     first_again, second = _changes(receiver.received)
     assert first_again == first and second.webhook_id != first.webhook_id
@@ -138,17 +120,17 @@ def test_an_isolated_change_goes_at_once_and_a_burst_after_it_waits_for_the_wind
     assert first_uid in {e.event_uid for e in seen_first}
     assert set(burst) <= {e.event_uid for e in seen_second}
 
-    clock.offset += 2 * DEBOUNCE  # quiet again: the next change is isolated
+    store_clock.offset += 2 * DEBOUNCE  # quiet again: the next change is isolated
     _write(store, calendar, "later")
     assert relay.run_once() == 1
     assert len(_changes(receiver.received)) == 3
 
 
 def test_a_change_while_a_notification_is_in_flight_waits_for_the_window(
-    store: Store, settings: Settings, receiver: Receiver, clock: StoreClock
+    store: Store, settings: Settings, receiver: Receiver, store_clock: StoreClock
 ) -> None:
     calendar, channel, relay = _world(store, settings, receiver)
-    clock.offset += 2 * DEBOUNCE
+    store_clock.offset += 2 * DEBOUNCE
     in_flight, release = threading.Event(), threading.Event()
 
     def hold_the_first_change(item: Received) -> tuple[int, dict[str, str]]:
@@ -183,6 +165,6 @@ def test_a_change_while_a_notification_is_in_flight_waits_for_the_window(
         release.set()
         sending.join(30)
     assert len(_changes(receiver.received)) == 1
-    clock.offset += DEBOUNCE
+    store_clock.offset += DEBOUNCE
     assert relay.run_once() == 1
     assert len(_changes(receiver.received)) == 2

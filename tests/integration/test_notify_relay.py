@@ -19,7 +19,7 @@ from calsync.notify.schedule import RetryPolicy
 from calsync.store import EventQuery, Store
 from calsync.store.channel_records import ChannelRecord
 from tests.fixtures.api import CLIENT_SECRET, make_settings
-from tests.fixtures.store import content, new_calendar
+from tests.fixtures.store import StoreClock, content, new_calendar
 from tests.integration.notify_receiver import Receiver, running_receiver
 
 FAST = RetryPolicy(schedule=[timedelta(milliseconds=50)] * 3, jitter=0.0)
@@ -184,15 +184,14 @@ def test_retry_after_is_honoured(store: Store, settings: Settings, receiver: Rec
 
 
 def test_an_expired_lease_is_delivered_again_with_the_same_id(
-    store: Store, settings: Settings, receiver: Receiver
+    store: Store, settings: Settings, receiver: Receiver, store_clock: StoreClock
 ) -> None:
     make_channel(store, settings, receiver.url)
     with store.write() as uow:  # a relay claims, then "crashes" before posting
-        (claimed,) = uow.channels.claim("dead-worker", lease=timedelta(seconds=1))
+        (claimed,) = uow.channels.claim("dead-worker", lease=timedelta(minutes=1))
     relay = relay_for(store, settings)
-    # A lease long enough that a loaded machine still checks it while it holds.
     assert relay.run_once() == 0  # still leased: nothing for anyone else
-    time.sleep(1.1)
+    store_clock.offset += timedelta(minutes=1, seconds=1)  # the lease runs out
     assert relay.run_once() == 1
     assert receiver.received[0].webhook_id == claimed.delivery.webhook_id
 

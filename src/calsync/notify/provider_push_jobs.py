@@ -128,7 +128,11 @@ class CalendarRuns:
                 self._state[target.calendar_pk] = "running"
             busy = False
             try:
-                busy = bool(getattr(self._trigger(target), "busy", False))
+                outcome = self._trigger(target)
+                busy = bool(getattr(outcome, "busy", False))
+                if getattr(outcome, "skipped", False) and not busy:
+                    why = getattr(outcome, "error", None)
+                    log.info("%s of calendar %s skipped: %s", self._name, target.calendar_id, why)
             except Exception:
                 log.exception("%s of calendar %s failed", self._name, target.calendar_id)
             with self._lock:
