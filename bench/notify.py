@@ -25,12 +25,24 @@ Two scenarios, because "deliveries per second" means two different things:
     (fan-out included) until the receiver has them all. This is the relay's
     ceiling: what it can push when there is work for every channel.
 
+``isolated``
+    The daemon's shape and configuration: the relay thread
+    (`calsync.daemon.relay_thread`, default poll interval, woken by commits)
+    in the process that commits, and the default ``[notify] debounce``
+    (1 s). ``--changes`` changes, each
+    on the next channel in turn, paced so that every channel is quiet for
+    1.5 debounce windows before its next change: each change is isolated,
+    the case a leading-edge debounce sends at once. Latency as in
+    ``steady``. (A trailing debounce held each one for the whole window.)
+
 The receiver is a minimal asyncio HTTP/1.1 server with keep-alive in its own
 process: it only timestamps ``webhook-id`` and answers 200, so the figures are
 the relay's, not a web framework's.
 
     .venv/bin/python bench/notify.py --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test \
         --scenario both --changes 10000 --backlog 1000 --channels 10 --writers 5 --runs 3
+    .venv/bin/python bench/notify.py --store-url sqlite:// --scenario isolated \
+        --changes 200 --channels 10 --runs 3
 """
 
 from __future__ import annotations
@@ -105,7 +117,11 @@ def _arrivals(port: int) -> dict[str, float]:
 # -- the relay and the writers (child processes) -------------------------------
 
 
-def _settings(store_url: str) -> Any:
+#: The ``[notify] debounce`` default, for the ``isolated`` scenario.
+DEFAULT_DEBOUNCE = timedelta(seconds=1)
+
+
+def _settings(store_url: str, debounce: timedelta = timedelta(0)) -> Any:
     from tests.fixtures.api import make_settings
 
     from calsync.config import Secret
@@ -114,7 +130,7 @@ def _settings(store_url: str) -> Any:
     return replace(
         settings,
         api=replace(settings.api, client_secret_file=Secret(SECRET)),
-        notify=replace(settings.notify, debounce=timedelta(0)),
+        notify=replace(settings.notify, debounce=debounce),
     )
 
 
@@ -225,7 +241,7 @@ class Bed:
         _drop_store(self.store_url)
 
 
-def _bed(base_url: str, channels: int) -> Bed:
+def _bed(base_url: str, channels: int, relay_process: bool = True) -> Bed:
     from tests.fixtures.store import new_calendar
 
     from calsync.notify.channels import create_channel
@@ -251,9 +267,12 @@ def _bed(base_url: str, channels: int) -> Bed:
         by_account[account.pk] = channel.pk
     store.dispose()
     go, started = ctx.Event(), ctx.Value("d", 0.0)
-    relay = ctx.Process(target=_relay, args=(store_url, go, started), daemon=True)
-    relay.start()
-    return Bed(store_url, port, calendar_pks, by_account, [relay, receiver], go, started)
+    processes = [receiver]
+    if relay_process:
+        relay = ctx.Process(target=_relay, args=(store_url, go, started), daemon=True)
+        relay.start()
+        processes.insert(0, relay)
+    return Bed(store_url, port, calendar_pks, by_account, processes, go, started)
 
 
 def _wait_http(url: str) -> None:
@@ -286,7 +305,6 @@ class Drain:
 
 
 def run_steady(base_url: str, changes: int, channels: int, writers: int, rate: float = 0) -> Steady:
-    from calsync.store import Store
 
     bed = _bed(base_url, channels)
     try:
@@ -306,43 +324,12 @@ def run_steady(base_url: str, changes: int, channels: int, writers: int, rate: f
         committed = [tuple(c) for out in outs for c in json.loads(Path(out).read_text())]
         for out in outs:
             Path(out).unlink()
-        last_seq: dict[int, int] = {}
-        for account_pk, seq, _ in committed:
-            last_seq[account_pk] = max(last_seq.get(account_pk, 0), int(seq))
-        store = Store(bed.store_url)
-        deadline = time.time() + 300
-        while True:
-            with store.read() as uow:
-                done = [d for d in uow.channels.list_deliveries(status="delivered")]
-            covered = {pk: 0 for pk in bed.channels.values()}
-            for d in done:
-                if d.kind == "change":
-                    covered[d.channel_pk] = max(covered[d.channel_pk], d.last_seq or 0)
-            if all(covered[bed.channels[a]] >= s for a, s in last_seq.items()):
-                break
-            if time.time() > deadline:
-                raise SystemExit("the relay did not catch up within 300 s")
-            time.sleep(0.2)
-        store.dispose()
+        done = _wait_covered(bed, committed)
         arrivals = _arrivals(bed.port)
     finally:
         bed.close()
     changes_done = [d for d in done if d.kind == "change"]
-    by_channel: dict[int, list[tuple[float, int, int]]] = {}
-    for d in changes_done:
-        by_channel.setdefault(d.channel_pk, []).append(
-            (arrivals[d.webhook_id], d.first_seq or 0, d.last_seq or 0)
-        )
-    for runs in by_channel.values():
-        runs.sort()
-    latencies = []
-    for account_pk, seq, at in committed:
-        mine = by_channel[bed.channels[int(account_pk)]]
-        first = next((t for t, lo, hi in mine if lo <= seq <= hi), None)
-        if first is None:
-            raise SystemExit(f"change {seq} of account {account_pk} was never notified")
-        latencies.append(max(first - float(at), 0.0))
-    latencies.sort()
+    latencies = _latencies(committed, changes_done, arrivals, bed.channels)
     start = min(float(c[2]) for c in committed)
     commit_span = max(float(c[2]) for c in committed) - start
     span = max(arrivals[d.webhook_id] for d in changes_done) - start
@@ -352,6 +339,109 @@ def run_steady(base_url: str, changes: int, channels: int, writers: int, rate: f
         deliveries=len(changes_done),
         deliveries_per_s=len(changes_done) / span,
         commits_per_s=len(committed) / commit_span,
+    )
+
+
+def _wait_covered(bed: Bed, committed: list[tuple[Any, ...]]) -> list[Any]:
+    """Wait until every committed change is covered by a delivered notification."""
+    from calsync.store import Store
+
+    last_seq: dict[int, int] = {}
+    for account_pk, seq, _ in committed:
+        last_seq[int(account_pk)] = max(last_seq.get(int(account_pk), 0), int(seq))
+    store = Store(bed.store_url)
+    deadline = time.time() + 300
+    try:
+        while True:
+            with store.read() as uow:
+                done = list(uow.channels.list_deliveries(status="delivered"))
+            covered = {pk: 0 for pk in bed.channels.values()}
+            for d in done:
+                if d.kind == "change":
+                    covered[d.channel_pk] = max(covered[d.channel_pk], d.last_seq or 0)
+            if all(covered[bed.channels[a]] >= s for a, s in last_seq.items()):
+                return done
+            if time.time() > deadline:
+                raise SystemExit("the relay did not catch up within 300 s")
+            time.sleep(0.2)
+    finally:
+        store.dispose()
+
+
+def _latencies(
+    committed: list[tuple[Any, ...]],
+    changes_done: list[Any],
+    arrivals: dict[str, float],
+    channels: dict[int, int],
+) -> list[float]:
+    """Per change: arrival of the first notification covering it - its commit, sorted."""
+    by_channel: dict[int, list[tuple[float, int, int]]] = {}
+    for d in changes_done:
+        by_channel.setdefault(d.channel_pk, []).append(
+            (arrivals[d.webhook_id], d.first_seq or 0, d.last_seq or 0)
+        )
+    for runs in by_channel.values():
+        runs.sort()
+    latencies = []
+    for account_pk, seq, at in committed:
+        mine = by_channel[channels[int(account_pk)]]
+        first = next((t for t, lo, hi in mine if lo <= seq <= hi), None)
+        if first is None:
+            raise SystemExit(f"change {seq} of account {account_pk} was never notified")
+        latencies.append(max(first - float(at), 0.0))
+    latencies.sort()
+    return latencies
+
+
+@dataclass
+class Isolated:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    deliveries: int
+
+
+def run_isolated(base_url: str, changes: int, channels: int) -> Isolated:
+    """Isolated changes under the daemon's defaults (see the module doc)."""
+    from tests.fixtures.store import content
+
+    from calsync.daemon.relay_thread import RelayThread
+    from calsync.store import Store
+
+    bed = _bed(base_url, channels, relay_process=False)
+    store = Store(bed.store_url)
+    # The daemon's shape: the relay thread in the process that commits (the API's).
+    relay = RelayThread(store, _settings(bed.store_url, DEFAULT_DEBOUNCE))
+    try:
+        relay.start()
+        while len(_arrivals(bed.port)) < channels:
+            time.sleep(0.05)
+        quiet = 1.5 * DEFAULT_DEBOUNCE.total_seconds()
+        time.sleep(quiet)  # the verifications' windows pass too
+        gap = quiet / channels  # each channel's changes are `quiet` apart
+        committed: list[tuple[Any, ...]] = []
+        start = time.monotonic()
+        for i in range(changes):
+            time.sleep(max(0.0, start + i * gap - time.monotonic()))
+            with store.write() as uow:
+                done = uow.events.upsert_managed(
+                    bed.calendar_pks[i % channels], f"ev-{i}", content(f"c{i}")
+                )
+            assert done.event is not None
+            committed.append((done.event.account_pk, done.event.change_seq, time.time()))
+        delivered = _wait_covered(bed, committed)
+        arrivals = _arrivals(bed.port)
+    finally:
+        relay.stop()
+        store.dispose()
+        bed.close()
+    changes_done = [d for d in delivered if d.kind == "change"]
+    latencies = _latencies(committed, changes_done, arrivals, bed.channels)
+    return Isolated(
+        p50_ms=1000 * latencies[len(latencies) // 2],
+        p99_ms=1000 * latencies[int(len(latencies) * 0.99)],
+        max_ms=1000 * latencies[-1],
+        deliveries=len(changes_done),
     )
 
 
@@ -404,7 +494,9 @@ def _median(results: list[Any]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--scenario", choices=["steady", "drain", "both"], default="both")
+    parser.add_argument(
+        "--scenario", choices=["steady", "drain", "both", "isolated"], default="both"
+    )
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--backlog", type=int, default=1_000, help="notifications per channel")
     parser.add_argument("--channels", type=int, default=10)
@@ -438,6 +530,18 @@ def main() -> None:
         print(
             f"drain median of {args.runs}: {m['deliveries']:.0f} deliveries in "
             f"{m['seconds']:.2f} s = {m['deliveries_per_s']:.0f}/s",
+            flush=True,
+        )
+    if args.scenario == "isolated":
+        isolated = []
+        for n in range(args.runs):
+            isolated.append(run_isolated(args.store_url, args.changes, args.channels))
+            print(f"isolated run {n + 1}: {isolated[-1]}", flush=True)
+        m = _median(isolated)
+        print(
+            f"isolated median of {args.runs}: p50 {m['p50_ms']:.0f} ms, "
+            f"p99 {m['p99_ms']:.0f} ms, max {m['max_ms']:.0f} ms, "
+            f"{m['deliveries']:.0f} deliveries for {args.changes} changes",
             flush=True,
         )
     print(f"load average {os.getloadavg()}", flush=True)

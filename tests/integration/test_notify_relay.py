@@ -309,3 +309,32 @@ def test_a_daemon_start_releases_leases_only_where_it_owns_the_store(
         assert released == len(claimed) and holders == {None}
     else:  # a replica may be sending it right now
         assert released == 0 and holders == {"a-killed-process"}
+
+
+def test_a_commit_in_this_process_wakes_an_idle_relay(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    _, calendar_pk = make_channel(store, settings, receiver.url)
+    relay = relay_for(store, settings, poll_interval=3600)  # it would never poll again
+    woken: list[int] = []
+    unsubscribe = store.on_outbox(lambda: woken.append(1))
+    unsubscribe_relay = store.on_outbox(relay.wake)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert receiver.wait_for(lambda got: [r.kind for r in got] == ["verification"])
+        with store.write() as uow:  # no notification queued: nobody is woken
+            uow.calendars.update(calendar_pk, metadata={"k": "v"})
+        assert woken == []
+        with store.write() as uow:
+            uow.events.upsert_managed(calendar_pk, "ev-1", content("One"))
+        assert woken == [1]
+        assert receiver.wait_for(lambda got: [r.kind for r in got][-1:] == ["change"], timeout=30)
+    finally:
+        unsubscribe()
+        unsubscribe_relay()
+        stop.set()
+        relay.wake()
+        thread.join(10)
+    assert not thread.is_alive()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from calsync.config import Settings
@@ -51,6 +52,7 @@ class RelayThread:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.relay: OutboxRelay | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def alive(self) -> bool:
@@ -63,6 +65,9 @@ class RelayThread:
             raise RuntimeError("the notification relay is already running")
         self._stop = threading.Event()
         self.relay = OutboxRelay(self._store, self._settings)
+        # A change committed by this process (an API write, a sync) wakes the relay
+        # at once instead of at its next poll.
+        self._unsubscribe = self._store.on_outbox(self.relay.wake)
         self._thread = threading.Thread(
             target=self.relay.run_forever,
             args=(self._stop,),
@@ -75,6 +80,11 @@ class RelayThread:
     def stop(self, *, timeout: float = STOP_TIMEOUT) -> None:
         """Finish the current pass and stop; safe to call more than once."""
         self._stop.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.relay is not None:
+            self.relay.wake()
         thread, self._thread = self._thread, None
         if thread is None:
             return
