@@ -31,7 +31,7 @@ Two scenarios, because "deliveries per second" means two different things:
     in the process that commits, and the default ``[notify] debounce``
     (1 s). ``--changes`` changes, each
     on the next channel in turn, paced so that every channel is quiet for
-    1.5 debounce windows before its next change: each change is isolated,
+    2 debounce windows before its next change: each change is isolated,
     the case a leading-edge debounce sends at once. Latency as in
     ``steady``. (A trailing debounce held each one for the whole window.)
 
@@ -119,6 +119,8 @@ def _arrivals(port: int) -> dict[str, float]:
 
 #: The ``[notify] debounce`` default, for the ``isolated`` scenario.
 DEFAULT_DEBOUNCE = timedelta(seconds=1)
+#: ``isolated``: a channel's changes are at least this many debounce windows apart.
+QUIET = 2.0
 
 
 def _settings(store_url: str, debounce: timedelta = timedelta(0)) -> Any:
@@ -416,13 +418,18 @@ def run_isolated(base_url: str, changes: int, channels: int) -> Isolated:
         relay.start()
         while len(_arrivals(bed.port)) < channels:
             time.sleep(0.05)
-        quiet = 1.5 * DEFAULT_DEBOUNCE.total_seconds()
+        quiet = QUIET * DEFAULT_DEBOUNCE.total_seconds()
         time.sleep(quiet)  # the verifications' windows pass too
-        gap = quiet / channels  # each channel's changes are `quiet` apart
+        gap = quiet / channels
         committed: list[tuple[Any, ...]] = []
+        last_commit: dict[int, float] = {}
         start = time.monotonic()
         for i in range(changes):
-            time.sleep(max(0.0, start + i * gap - time.monotonic()))
+            # On schedule, but never sooner than `quiet` after the channel's last
+            # change: a writer delayed by the load must not make two changes close.
+            due = max(start + i * gap, last_commit.get(i % channels, 0.0) + quiet)
+            time.sleep(max(0.0, due - time.monotonic()))
+            last_commit[i % channels] = time.monotonic()
             with store.write() as uow:
                 done = uow.events.upsert_managed(
                     bed.calendar_pks[i % channels], f"ev-{i}", content(f"c{i}")
