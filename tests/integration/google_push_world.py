@@ -152,7 +152,7 @@ def push_world(store_url: str) -> Iterator[PushWorld]:
             clock=clock,
             settings=settings,
         )
-        sync_now = engine_trigger(world.manager, lambda: engine, world.current_settings)
+        sync_now = engine_trigger(server.store, lambda: engine, world.current_settings)
 
         def on_change(target: PushTarget) -> None:
             world.pushed.append(target)

@@ -333,8 +333,12 @@ def test_pycronofy_raises_on_401(api_server: ApiServer) -> None:
 
 
 def test_token_expiry_reported_by_pycronofy(cronofy: pycronofy.Client) -> None:
+    asked_at = datetime.now(UTC)
     result = cronofy.refresh_authorization()
+    answered_at = datetime.now(UTC)
     expires = datetime.strptime(result["token_expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(
         tzinfo=UTC
     )
-    assert timedelta(seconds=3500) < expires - datetime.now(UTC) <= timedelta(seconds=3600)
+    # An hour from when the token was issued, in whole seconds.
+    lifetime = timedelta(hours=1)
+    assert asked_at + lifetime - timedelta(seconds=1) <= expires <= answered_at + lifetime

@@ -165,8 +165,8 @@ def test_an_expired_access_token_is_refreshed_mid_pass(google_e2e: GoogleE2E) ->
     e2e.upsert("call", summary="Call", start=iso(SOON), end=iso(SOON + timedelta(hours=1)))
     token_requests = fake.count("POST", "/token")
     e2e.sync_ok()
-    # One refresh when the pass's provider starts, one more after the 401 on the insert.
-    assert fake.count("POST", "/token") - token_requests == 2
+    # The pass reuses the account's token; one refresh after the 401 on the insert.
+    assert fake.count("POST", "/token") - token_requests == 1
     assert live_summaries(fake) == ["Call"]
     assert e2e.pending() == []
 

@@ -11,7 +11,7 @@ from calsync.api.provider_push import install_provider_push
 from calsync.notify.provider_push import PushTarget
 from calsync.notify.provider_push_jobs import (
     RENEW_JOB_ID,
-    SyncCoalescer,
+    CalendarRuns,
     engine_trigger,
     register_push_jobs,
 )
@@ -23,7 +23,7 @@ __all__ = ["push_world"]
 def test_jobs_open_channels_and_sync_notified_calendars(push_world: PushWorld) -> None:
     w = push_world
     synced: list[PushTarget] = []
-    sync_now = engine_trigger(w.manager, lambda: w.engine, w.current_settings)
+    sync_now = engine_trigger(w.store, lambda: w.engine, w.current_settings)
 
     def trigger(target: PushTarget) -> None:
         synced.append(target)
@@ -54,7 +54,7 @@ def test_coalescer_runs_once_more_for_a_change_during_a_sync() -> None:
         started.set()
         release.wait(5)
 
-    coalescer = SyncCoalescer(slow_sync)
+    coalescer = CalendarRuns(None, slow_sync)
     target = PushTarget("acct", 7, "cal_x")
     assert coalescer.request(target) is True
     assert coalescer.request(target) is False, "already queued"
@@ -76,7 +76,7 @@ def test_coalescer_keeps_calendars_apart_and_survives_failures() -> None:
         calls.append(target.calendar_pk)
         raise RuntimeError("provider down")
 
-    coalescer = SyncCoalescer(failing)
+    coalescer = CalendarRuns(None, failing)
     one, two = PushTarget("a", 1, "cal_1"), PushTarget("a", 2, "cal_2")
     assert coalescer.request(one) and coalescer.request(two)
     coalescer.run(one)

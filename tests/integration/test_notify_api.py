@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,7 +31,7 @@ from tests.fixtures.api import (
 from tests.fixtures.e2e import caldav_account, open_account
 from tests.fixtures.radicale import RadicaleCalendar, vevent_ics
 from tests.fixtures.store import content
-from tests.integration.notify_receiver import Receiver, running_receiver
+from tests.integration.notify_receiver import Received, Receiver, running_receiver
 
 FAST = RetryPolicy(schedule=[timedelta(milliseconds=50)] * 3, jitter=0.0)
 
@@ -169,7 +170,13 @@ def test_no_client_secret_refuses_channels(store_url: str, receiver: Receiver) -
 def test_slow_verification_keeps_the_channel_and_is_retried(
     store_url: str, receiver: Receiver
 ) -> None:
-    receiver.delay = 1.0
+    answer = threading.Event()
+
+    def hold_the_first(_item: Received) -> tuple[int, dict[str, str]]:
+        answer.wait(30)  # nothing is answered before the channel was created
+        return 200, {}
+
+    receiver.respond = hold_the_first
     with (
         run_api_server(
             store_url, configure_app=with_notify(FAST, verification_timeout=timedelta(seconds=0.3))
@@ -177,15 +184,15 @@ def test_slow_verification_keeps_the_channel_and_is_retried(
         httpx.Client(base_url=srv.base_url, timeout=10) as http,
     ):
         token = create_app_calendar(http, "slow").access_token
-        started = time.monotonic()
         created = create(http, token, callback_url=receiver.url)
         assert created.status_code == 200
-        assert time.monotonic() - started < 0.9  # did not wait for the receiver
+        # Created while the receiver had answered nothing: no waiting for it.
+        assert receiver.all_attempts == []
+        answer.set()
         (status,) = get(http, "/v1/channels", token).json()["channels"]
         assert status["status"]["failure_count"] == 1
         assert status["status"]["next_attempt_at"] is not None
         assert status["status"]["last_success_at"] is None
-        receiver.delay = 0
         relay = OutboxRelay(srv.store, srv.settings, policy=FAST)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and relay.run_once() == 0:

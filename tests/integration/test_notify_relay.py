@@ -19,7 +19,7 @@ from calsync.notify.schedule import RetryPolicy
 from calsync.store import EventQuery, Store
 from calsync.store.channel_records import ChannelRecord
 from tests.fixtures.api import CLIENT_SECRET, make_settings
-from tests.fixtures.store import content, new_calendar
+from tests.fixtures.store import StoreClock, content, new_calendar
 from tests.integration.notify_receiver import Receiver, running_receiver
 
 FAST = RetryPolicy(schedule=[timedelta(milliseconds=50)] * 3, jitter=0.0)
@@ -184,15 +184,14 @@ def test_retry_after_is_honoured(store: Store, settings: Settings, receiver: Rec
 
 
 def test_an_expired_lease_is_delivered_again_with_the_same_id(
-    store: Store, settings: Settings, receiver: Receiver
+    store: Store, settings: Settings, receiver: Receiver, store_clock: StoreClock
 ) -> None:
     make_channel(store, settings, receiver.url)
     with store.write() as uow:  # a relay claims, then "crashes" before posting
-        (claimed,) = uow.channels.claim("dead-worker", lease=timedelta(seconds=1))
+        (claimed,) = uow.channels.claim("dead-worker", lease=timedelta(minutes=1))
     relay = relay_for(store, settings)
-    # A lease long enough that a loaded machine still checks it while it holds.
     assert relay.run_once() == 0  # still leased: nothing for anyone else
-    time.sleep(1.1)
+    store_clock.offset += timedelta(minutes=1, seconds=1)  # the lease runs out
     assert relay.run_once() == 1
     assert receiver.received[0].webhook_id == claimed.delivery.webhook_id
 
@@ -292,3 +291,50 @@ def test_a_host_name_is_pinned_to_the_checked_address_and_keeps_its_host_header(
     (verification,) = receiver.received
     assert verification.headers["host"] == f"hooks.invalid:{port}"
     assert resolved == ["hooks.invalid", "hooks.invalid"]  # at creation, and at delivery
+
+
+def test_a_daemon_start_releases_leases_only_where_it_owns_the_store(
+    store: Store, settings: Settings
+) -> None:
+    from calsync.daemon.relay_thread import reclaim_dead_leases
+
+    make_channel(store, settings, "http://127.0.0.1:9/hook")
+    with store.write() as uow:
+        claimed = uow.channels.claim("a-killed-process", lease=timedelta(minutes=1))
+    assert claimed
+    released = reclaim_dead_leases(store)
+    with store.read() as uow:
+        holders = {d.leased_by for d in uow.channels.list_deliveries(status="pending")}
+    if store.backend == "sqlite":  # one process per file: the lease is a dead run's
+        assert released == len(claimed) and holders == {None}
+    else:  # a replica may be sending it right now
+        assert released == 0 and holders == {"a-killed-process"}
+
+
+def test_a_commit_in_this_process_wakes_an_idle_relay(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    _, calendar_pk = make_channel(store, settings, receiver.url)
+    relay = relay_for(store, settings, poll_interval=3600)  # it would never poll again
+    woken: list[int] = []
+    unsubscribe = store.on_outbox(lambda: woken.append(1))
+    unsubscribe_relay = store.on_outbox(relay.wake)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert receiver.wait_for(lambda got: [r.kind for r in got] == ["verification"])
+        with store.write() as uow:  # no notification queued: nobody is woken
+            uow.calendars.update(calendar_pk, metadata={"k": "v"})
+        assert woken == []
+        with store.write() as uow:
+            uow.events.upsert_managed(calendar_pk, "ev-1", content("One"))
+        assert woken == [1]
+        assert receiver.wait_for(lambda got: [r.kind for r in got][-1:] == ["change"], timeout=30)
+    finally:
+        unsubscribe()
+        unsubscribe_relay()
+        stop.set()
+        relay.wake()
+        thread.join(10)
+    assert not thread.is_alive()

@@ -49,26 +49,45 @@ def test_threads_get_the_lock_in_arrival_order(tmp_path: Path) -> None:
 
 def test_another_process_holding_the_lock_blocks_acquire(tmp_path: Path) -> None:
     path = tmp_path / "db.writers"
+    released = tmp_path / "released"
+    # The holder keeps the lock until told (a line on stdin) and records that
+    # it let go before unlocking: ordering, not timing, shows that we waited.
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import fcntl, os, sys, time\n"
+            "import fcntl, os, sys\n"
             f"fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)\n"
             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
             "print('held', flush=True)\n"
-            "time.sleep(0.5)\n",
+            "sys.stdin.readline()\n"
+            f"open({str(released)!r}, 'w').close()\n"
+            "fcntl.flock(fd, fcntl.LOCK_UN)\n",
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         queue = WriterQueue(str(path))
-        started = time.monotonic()
-        queue.acquire()
-        waited = time.monotonic() - started
-        assert waited > 0.2
+        acquired = threading.Event()
+        saw_release: list[bool] = []
+
+        def take() -> None:
+            queue.acquire()
+            saw_release.append(released.exists())
+            acquired.set()
+
+        taker = threading.Thread(target=take)
+        taker.start()
+        assert not acquired.wait(0.3), "acquired while another process held the lock"
+        assert holder.stdin is not None
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert acquired.wait(30)
+        taker.join(5)
+        assert saw_release == [True], "acquired only after the holder let go"
         # While we hold it, nobody else can take it.
         fd = os.open(path, os.O_RDWR)
         try:
@@ -82,4 +101,6 @@ def test_another_process_holding_the_lock_blocks_acquire(tmp_path: Path) -> None
         finally:
             os.close(fd)
     finally:
+        if holder.stdin is not None and not holder.stdin.closed:
+            holder.stdin.close()
         holder.wait(5)

@@ -34,9 +34,15 @@ CONVERGE_TIMEOUT = 12.0
 
 
 def write_daemon_config(
-    path: Path, *, port: int, interval: str, accounts: Sequence[Mapping[str, object]]
+    path: Path,
+    *,
+    port: int,
+    interval: str,
+    accounts: Sequence[Mapping[str, object]],
+    extra: str = "",
 ) -> Path:
-    """The daemon's config: SQLite next to the file, the API on ``127.0.0.1:port``."""
+    """The daemon's config: SQLite next to the file, the API on ``127.0.0.1:port``;
+    ``extra`` is more TOML (whole tables), put before the accounts."""
     lines = [
         "[store]",
         'url = "sqlite:///state/calsync.db"',
@@ -46,6 +52,7 @@ def write_daemon_config(
         f"interval = {toml_value(interval)}",
         "[logging]",
         'level = "info"',
+        extra,
     ]
     for account in accounts:
         lines.append("[[accounts]]")
@@ -168,12 +175,12 @@ class DaemonWorld:
 
 @contextmanager
 def running_daemon(
-    directory: Path, account: Mapping[str, object], *, interval: str = "1s"
+    directory: Path, account: Mapping[str, object], *, interval: str = "1s", extra: str = ""
 ) -> Iterator[DaemonWorld]:
     """Start ``calsync run`` for one account, wait for its API, issue a token for it."""
     port = free_port()
     config = write_daemon_config(
-        directory / "calsync.toml", port=port, interval=interval, accounts=[account]
+        directory / "calsync.toml", port=port, interval=interval, accounts=[account], extra=extra
     )
     daemon = DaemonProcess(config, cwd=directory)
     world = DaemonWorld(directory, str(account["name"]), daemon, port)

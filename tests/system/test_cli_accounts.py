@@ -148,8 +148,9 @@ def test_add_sync_disconnect_reconnect_and_rotate_keys(
     assert (name, provider, enabled, state) == ("work", "google", "yes", "connected")
     assert sub.startswith("acc_") and profile.startswith("pro_")
 
-    # Google revokes the token: the pass fails and the profile shows disconnected.
-    fake.refresh_tokens.clear()
+    # Google revokes the token (and with it its access tokens, which this process
+    # keeps between passes): the pass fails and the profile shows disconnected.
+    fake.revoke_refresh_tokens()
     refused = calsync(workdir, "sync", "--once")
     assert refused.exit_code == 1
     assert "error: work: " in refused.stderr

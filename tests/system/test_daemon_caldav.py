@@ -77,3 +77,29 @@ def test_radicale_and_the_daemon_api_converge_both_ways(
 
         assert world.terminate() == 0, world.daemon.logs()
         assert "Traceback" not in world.daemon.logs()
+
+
+def test_an_app_write_reaches_radicale_without_waiting_for_the_interval(
+    radicale_calendar: RadicaleCalendar, tmp_path: Path
+) -> None:
+    # One scheduled pass at start, the next a day later: only the push that the
+    # write itself queues can bring the events to Radicale within the test.
+    with running_daemon(tmp_path, caldav_account(radicale_calendar), interval="1d") as world:
+        calendar_id = world.provider_calendar_id("caldav")
+        world.wait(lambda: world.passes_ok() >= 1, "the first pass")
+        for n in range(5):  # a burst of writes
+            start = SOON + timedelta(days=n)
+            world.upsert(
+                calendar_id,
+                f"burst-{n}",
+                summary=f"Burst {n}",
+                start=iso(start),
+                end=iso(start + timedelta(minutes=30)),
+            )
+        want = [f"Burst {n}" for n in range(5)]
+        world.wait(
+            lambda: radicale_summaries(radicale_calendar) == want, "the writes to reach Radicale"
+        )
+        assert world.passes_ok() == 1, "no scheduled pass did it"
+        assert world.terminate() == 0, world.daemon.logs()
+        assert "Traceback" not in world.daemon.logs()

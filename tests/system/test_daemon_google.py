@@ -9,7 +9,6 @@ sides to agree. Exactly-once is checked on the fake's own request log.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,33 +127,51 @@ def test_an_expired_sync_token_mid_life_converges_without_duplicates(
     assert world.terminate() == 0, world.daemon.logs()
 
 
-RETRY_AFTER = 3.0
-
-
-def test_a_rate_limit_backs_the_daemon_off_until_retry_after(
+def test_a_rate_limit_holds_back_scheduled_passes_and_app_writes_alike(
     fake: GoogleCalendarFake, world: DaemonWorld
 ) -> None:
     fake.put_event(GOOGLE_CALENDAR, timed("G0", SOON))
     world.wait_for_summaries(["G0"])
+    calendar_id = world.provider_calendar_id("google")
 
-    fake.fail_next(429, "rateLimitExceeded", retry_after=RETRY_AFTER)
-    fake.put_event(GOOGLE_CALENDAR, timed("G1", SOON + timedelta(days=1)))
+    # An hour's Retry-After: whatever the machine's speed, the test ends inside it.
+    fake.fail_next(429, "rateLimitExceeded", retry_after=3600)
     world.wait(lambda: any(r.status == 429 for r in fake.requests), "a pass to meet the 429")
-    limited_at = time.monotonic()
-    time.sleep(0.5)  # let the failing pass wind down
+    world.daemon.wait_for_log("account 'gmail' backs off: next sync at")
     with fake.lock:
         quiet_from = len(fake.requests)
+    world.upsert(
+        calendar_id, "mine", summary="Mine", start=iso(SOON), end=iso(SOON + timedelta(hours=1))
+    )
+    world.daemon.wait_for_log(f"local push of calendar {calendar_id} skipped: backing off")
 
-    # With a 1 s interval the scheduler would be back within a second; the
-    # account must instead leave Google alone until Retry-After has passed.
-    time.sleep(RETRY_AFTER - 1.5)
     with fake.lock:
-        during_backoff = [f"{r.method} {r.path}" for r in fake.requests[quiet_from:]]
-    assert during_backoff == [], "the daemon did not back off"
-    world.wait_for_summaries(["G0", "G1"])
-    waited = time.monotonic() - limited_at
-    assert waited >= RETRY_AFTER - 0.3, f"G1 arrived {waited:.1f}s after the 429"
+        since_the_429 = [f"{r.method} {r.path}" for r in fake.requests[quiet_from:]]
+    assert since_the_429 == [], "nothing reached Google during the backoff"
+    assert world.summaries(include_managed=True) == ["G0", "Mine"], "the write is kept"
     assert "sync finished (failed)" in world.daemon.logs()
-    world.wait_for_passes(1)
-    assert world.summaries() == ["G0", "G1"]
     assert world.terminate() == 0, world.daemon.logs()
+
+
+def test_watch_channels_open_right_after_the_first_sync(
+    fake: GoogleCalendarFake, tmp_path: Path
+) -> None:
+    # A fresh install: the renewal job's first run (at start) finds no calendar
+    # yet, and its next run is 5 minutes away. The pass that first syncs the
+    # calendar opens its channel; a remote change then arrives by push, long
+    # before the next scheduled pass (a day away).
+    with running_daemon(
+        tmp_path,
+        google_account(fake, tmp_path),
+        interval="1d",
+        extra="[notify]\nallow_private_callbacks = true",
+    ) as world:
+        world.wait(lambda: world.passes_ok() >= 1, "the first pass")
+        world.wait(lambda: len(fake.channels) == 1, "a watch channel on the synced calendar")
+        (channel,) = fake.channels.values()
+        assert channel.calendar_id == GOOGLE_CALENDAR
+        assert channel.address == f"{world.base_url}/push/google"
+        fake.put_event(GOOGLE_CALENDAR, timed("Pushed", SOON))
+        world.wait_for_summaries(["Pushed"])
+        assert world.passes_ok() == 1, "the push brought it, not a scheduled pass"
+        assert world.terminate() == 0, world.daemon.logs()

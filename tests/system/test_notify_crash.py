@@ -10,6 +10,9 @@ The relay runs here in its own process (the same `OutboxRelay` the daemon
 runs), with a 1 s lease so the test does not wait out the 60 s default. The
 second test does the same through ``calsync run``, whose relay thread
 (`calsync.daemon.relay_thread`) picks the notification up after the restart.
+The third kills ``calsync run`` on SQLite while a notification is in flight:
+the restarted daemon owns the file, so it releases the dead run's lease at
+start instead of leaving the channel silent until the lease expires.
 """
 
 from __future__ import annotations
@@ -185,4 +188,97 @@ def test_kill_9_the_daemon_after_a_commit(tmp_path: Path, receiver: Receiver) ->
         wait_for_http(f"{base}/healthz", daemon)
         assert receiver.wait_for(lambda got: any(r.kind == "change" for r in got), timeout=90)
     finally:
+        daemon.stop()
+
+
+def test_a_restarted_daemon_on_sqlite_does_not_wait_out_a_dead_lease(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    import threading
+
+    import httpx
+
+    from tests.system.harness import DaemonProcess, free_port, wait_for_http
+
+    port = free_port()
+    (tmp_path / "secret").write_text("crash-secret\n", encoding="utf-8")
+    config = tmp_path / "calsync.toml"
+    config.write_text(
+        "[store]\n"
+        'url = "sqlite:///state/calsync.db"\n'
+        "[api]\n"
+        f'listen = "127.0.0.1:{port}"\n'
+        'client_id = "crash-client"\n'
+        'client_secret_file = "secret"\n'
+        "[notify]\n"
+        "allow_private_callbacks = true\n",
+        encoding="utf-8",
+    )
+    in_flight, release = threading.Event(), threading.Event()
+
+    def hang_on_the_first_change(item: Received) -> tuple[int, dict[str, str]]:
+        if item.kind == "change" and not release.is_set():
+            in_flight.set()
+            release.wait(60)  # the daemon is killed while this POST waits
+        return 200, {}
+
+    receiver.respond = hang_on_the_first_change
+    base = f"http://127.0.0.1:{port}"
+    daemon = DaemonProcess(config, cwd=tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'state' / 'calsync.db'}")
+    try:
+        wait_for_http(f"{base}/healthz", daemon)
+        with httpx.Client(base_url=base, trust_env=False, timeout=10) as http:
+            auth = http.post(
+                "/v1/application_calendars",
+                json={
+                    "client_id": "crash-client",
+                    "client_secret": "crash-secret",
+                    "application_calendar_id": "crash",
+                },
+            ).json()
+            headers = {"Authorization": f"Bearer {auth['access_token']}"}
+            (calendar,) = http.request("GET", "/v1/calendars", headers=headers, json={}).json()[
+                "calendars"
+            ]
+            created = http.post(
+                "/v1/channels", json={"callback_url": receiver.url}, headers=headers
+            )
+            assert created.status_code == 200, created.text
+            upsert = http.post(
+                f"/v1/calendars/{calendar['calendar_id']}/events",
+                json={
+                    "event_id": "crash-1",
+                    "summary": "Crash",
+                    "start": "2026-12-01T09:00:00Z",
+                    "end": "2026-12-01T10:00:00Z",
+                },
+                headers=headers,
+            )
+            assert upsert.status_code == 202
+        assert in_flight.wait(30), "the change notification was never sent"
+        with store.read() as uow:
+            (leased,) = [
+                d for d in uow.channels.list_deliveries(status="pending") if d.kind == "change"
+            ]
+        assert leased.leased_by is not None
+        os.kill(daemon.proc.pid, signal.SIGKILL)
+        daemon.proc.wait(10)
+        release.set()
+        daemon.stop()
+
+        daemon = DaemonProcess(config, cwd=tmp_path)
+        wait_for_http(f"{base}/healthz", daemon)
+        # Released before the restarted daemon answers: not held by the dead process.
+        with store.read() as uow:
+            now = uow.channels.get_delivery(leased.webhook_id)
+        assert now is not None
+        assert now.status == "delivered" or now.leased_by != leased.leased_by
+        assert receiver.wait_for(
+            lambda got: any(r.webhook_id == leased.webhook_id for r in got), timeout=90
+        ), daemon.logs()
+        assert "released 1 notification lease(s) left by a previous run" in daemon.logs()
+    finally:
+        release.set()
+        store.dispose()
         daemon.stop()

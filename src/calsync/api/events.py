@@ -14,7 +14,8 @@
   failures their status and Cronofy error body.
 
 A read-only calendar answers 403, a deleted one 422 (``errors.calendar_deleted``);
-neither changes anything.
+neither changes anything. After a write to a synced calendar commits, the
+services' `LocalChanges` hears of it (the daemon pushes the change at once).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from calsync.api.response_schemas import BatchAnswer, Empty, ok
 from calsync.api.validation import Problems
 from calsync.errors import CalsyncError, NotFound, ValidationError
 from calsync.store import UnitOfWork
-from calsync.store.records import AccountRecord, CalendarRecord
+from calsync.store.records import AccountRecord, CalendarRecord, EventWrite
 
 router = APIRouter(tags=["events"])
 _WRITE_ERRORS = responses(*BODY_ROUTE, 403, 404)
@@ -75,7 +76,9 @@ def upsert_event(
         calendar = _writable_calendar(uow, account.pk, calendar_id)
         stored = uow.events.get_in_calendar(calendar.pk, event_id=event.event_id)
         existing = stored.content.attendees if stored is not None and not stored.deleted else ()
-        uow.events.upsert_managed(calendar.pk, event.event_id, event.content(existing))
+        write = uow.events.upsert_managed(calendar.pk, event.event_id, event.content(existing))
+    if write.changed:
+        services.local_changes.changed([calendar])
 
 
 def delete_event(
@@ -92,20 +95,25 @@ def delete_event(
     with services.store.write() as uow:
         calendar = _writable_calendar(uow, account.pk, calendar_id)
         if isinstance(event_id, str):
-            uow.events.delete_managed(calendar.pk, event_id)
-            return
-        assert isinstance(event_uid, str)
-        uid = event_uid
-        if uow.events.get_in_calendar(calendar.pk, event_uid=uid) is None:
-            # An occurrence uid (series.20260115T140000Z) names its series.
-            series_uid, original = split_occurrence_uid(uid)
-            if (
-                original is None
-                or uow.events.get_in_calendar(calendar.pk, event_uid=series_uid) is None
-            ):
-                raise NotFound("no such event")
-            uid = series_uid
-        uow.events.delete_by_uid(calendar.pk, uid)
+            write = uow.events.delete_managed(calendar.pk, event_id)
+        else:
+            assert isinstance(event_uid, str)
+            write = _delete_by_uid(uow, calendar, event_uid)
+    if write.changed:
+        services.local_changes.changed([calendar])
+
+
+def _delete_by_uid(uow: UnitOfWork, calendar: CalendarRecord, uid: str) -> EventWrite:
+    if uow.events.get_in_calendar(calendar.pk, event_uid=uid) is None:
+        # An occurrence uid (series.20260115T140000Z) names its series.
+        series_uid, original = split_occurrence_uid(uid)
+        if (
+            original is None
+            or uow.events.get_in_calendar(calendar.pk, event_uid=series_uid) is None
+        ):
+            raise NotFound("no such event")
+        uid = series_uid
+    return uow.events.delete_by_uid(calendar.pk, uid)
 
 
 @router.post(
@@ -186,6 +194,7 @@ def bulk_delete_route(
 ) -> dict[str, Any]:
     """Delete the app's managed events; events synced from providers stay."""
     everything, calendar_ids = _bulk_targets(request, body or {})
+    changed: list[CalendarRecord] = []
     with services.store.write() as uow:
         if everything:
             calendars = uow.calendars.list(auth.account.pk, include_deleted=False)
@@ -195,8 +204,11 @@ def bulk_delete_route(
             if calendar.readonly or calendar.deleted:
                 continue
             for event in uow.events.list_calendar(calendar.pk):
-                if event.managed and event.event_id is not None:
-                    uow.events.delete_managed(calendar.pk, event.event_id)
+                if not event.managed or event.event_id is None:
+                    continue
+                if uow.events.delete_managed(calendar.pk, event.event_id).changed:
+                    changed.append(calendar)
+    services.local_changes.changed(changed)
     return {}
 
 

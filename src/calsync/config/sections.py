@@ -203,7 +203,8 @@ NOTIFY = Section(
             "debounce",
             KeyType.DURATION,
             "1s",
-            "Changes within this time are sent as one notification.",
+            "A channel's first change after a quiet period is sent at once; changes "
+            "within this time after a notification wait for it to pass and are sent as one.",
             minimum=0,
             maximum=HOUR,
         ),

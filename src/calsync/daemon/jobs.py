@@ -79,6 +79,8 @@ class SyncJobs:
     ``engine`` and ``settings`` are read at every run, so a reload that
     replaces them is seen by the next run. When a pass ends in backoff
     (``report.retry_at``), ``defer`` moves the account's next run to that time.
+    ``after_pass`` runs after every pass that ran (the daemon opens provider
+    push channels for calendars synced for the first time); it must not raise.
     """
 
     def __init__(
@@ -86,10 +88,12 @@ class SyncJobs:
         engine: Callable[[], SyncEngine],
         settings: Callable[[], Settings],
         defer: Callable[[str, datetime], None],
+        after_pass: Callable[[AccountSettings, AccountSyncReport], object] | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._defer = defer
+        self._after_pass = after_pass
         self._last: dict[str, AccountSyncReport] = {}
         self._lock = threading.Lock()
 
@@ -118,3 +122,8 @@ class SyncJobs:
             )
         if report.retry_at is not None:
             self._defer(account_name, report.retry_at)
+        if self._after_pass is not None and not report.skipped:
+            try:
+                self._after_pass(account, report)
+            except Exception:
+                log.exception("account %r: after its sync", account_name)

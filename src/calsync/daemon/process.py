@@ -2,7 +2,8 @@
 
 Lifecycle::
 
-    configure logging -> Store.upgrade() -> API thread (uvicorn) answering
+    configure logging -> Store.upgrade() (on SQLite: release a dead run's
+    notification leases) -> API thread (uvicorn) answering
     -> scheduler started with one job per account (one shared SyncEngine)
     -> OutboxRelay thread -> READY=1 (+ WATCHDOG=1)
     -> main loop: SIGHUP reloads, SIGTERM/SIGINT drain
@@ -11,6 +12,14 @@ Lifecycle::
 
 The main thread does nothing but wait for signals, so a handler never
 interrupts real work, and uvicorn (in its own thread) never installs handlers.
+
+Besides each account's interval job, one-off jobs sync single calendars: a
+provider push notification pulls and pushes its calendar; an app's write
+through the API pushes its calendar (`LOCAL_PUSH_DELAY` after the first write
+of a burst, see `calsync.api.local_changes`). All of them go through the
+engine's one gate (`calsync.sync.gate`): backoff, one run per account at once.
+After each pass, calendars synced for the first time get their provider push
+channels at once instead of at the renewal job's next run.
 """
 
 from __future__ import annotations
@@ -25,21 +34,21 @@ from pathlib import Path
 
 from calsync.api.deps import ApiServices
 from calsync.api.provider_push import install_provider_push
-from calsync.config import Settings
+from calsync.config import AccountSettings, Settings
 from calsync.daemon import bootstrap
 from calsync.daemon.jobs import SyncJobs
 from calsync.daemon.live_api import ReloadableRateLimiter, restart_needed
-from calsync.daemon.relay_thread import RelayThread
+from calsync.daemon.relay_thread import RelayThread, reclaim_dead_leases
 from calsync.daemon.retention import register_retention_job
 from calsync.daemon.scheduling import SyncScheduler
 from calsync.daemon.sdnotify import SdNotifier, WatchdogPinger
 from calsync.daemon.server import ApiServer
 from calsync.daemon.signals import SignalInbox
 from calsync.errors import ConfigError
-from calsync.notify.provider_push import ProviderPushManager
-from calsync.notify.provider_push_jobs import engine_trigger, register_push_jobs
-from calsync.store import Store
-from calsync.sync import SyncEngine
+from calsync.notify.provider_push import ProviderPushManager, PushTarget
+from calsync.notify.provider_push_jobs import CalendarRuns, engine_trigger, register_push_jobs
+from calsync.store import CalendarRecord, Store
+from calsync.sync import AccountSyncReport, SyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,11 @@ _LIVENESS_CHECK_SECONDS = 1.0
 
 #: Builds the sync engine for a store and settings (tests may inject providers through it).
 EngineFactory = Callable[[Store, Settings], SyncEngine]
+
+#: An app's write is pushed this long after it commits: long enough to gather
+#: a burst (a batch, a client writing a series of events) into one run, short
+#: against the seconds a user waits to see it in their calendar app.
+LOCAL_PUSH_DELAY = timedelta(milliseconds=200)
 
 
 def account_intervals(settings: Settings) -> dict[str, timedelta]:
@@ -113,28 +127,38 @@ class Daemon:
         store = bootstrap.open_store(settings)
         try:
             store.upgrade()
+            reclaim_dead_leases(store)
             services = bootstrap.build_services(settings, store)
             app = bootstrap.build_app(settings, store, services)
             server = ApiServer(app, settings.api.listen.host, settings.api.listen.port)
             with self._lock:
                 self._engine = self._engine_factory(store, settings)
+            # Provider push channels (Google watch): renewed on the scheduler, and
+            # opened after the pass that first synced a calendar; a notification
+            # triggers an immediate sync of its calendar. Polling continues
+            # regardless, as delivery is not guaranteed.
+            push = ProviderPushManager(store, lambda: self.settings)
             scheduler = SyncScheduler(
                 SyncJobs(
                     lambda: self.engine,
                     lambda: self.settings,
                     defer=lambda name, until: scheduler.defer(name, until),
+                    after_pass=lambda account, report: _open_channels(push, account, report),
                 )
             )
-            # Provider push channels (Google watch): renewed on the scheduler; a
-            # notification triggers an immediate sync of its calendar. Polling
-            # continues regardless, as delivery is not guaranteed.
-            push = ProviderPushManager(store, lambda: self.settings)
             on_push = register_push_jobs(
                 scheduler.aps,
                 push,
-                engine_trigger(push, lambda: self.engine, lambda: self.settings),
+                engine_trigger(store, lambda: self.engine, lambda: self.settings),
             )
             install_provider_push(app, push, on_push)
+            local_push = CalendarRuns(
+                scheduler.aps,
+                engine_trigger(store, lambda: self.engine, lambda: self.settings, push_only=True),
+                name="local push",
+                delay=LOCAL_PUSH_DELAY,
+            )
+            services.local_changes.subscribe(lambda calendar: local_push.submit(_target(calendar)))
             register_retention_job(scheduler.aps, store, lambda: self.settings)
             relay = RelayThread(store, settings)
             running = _Running(store, services, scheduler, relay)
@@ -205,7 +229,10 @@ class Daemon:
             log.warning("%s changed; restart calsync to apply it", key)
         engine = self._engine_factory(running.store, new)
         with self._lock:
-            # Jobs already running finish with the old engine; the next run uses this one.
+            # Jobs already running finish with the old engine; the next run uses
+            # this one, behind the same gate (backoffs, runs in progress).
+            if self._engine is not None:
+                engine.gate = self._engine.gate
             self._settings = new
             self._engine = engine
         limiter = running.services.limiter
@@ -225,3 +252,15 @@ class Daemon:
             len(running.scheduler.scheduled()),
         )
         return True
+
+
+def _target(calendar: CalendarRecord) -> PushTarget:
+    return PushTarget(calendar.profile_name, calendar.pk, calendar.calendar_id)
+
+
+def _open_channels(
+    push: ProviderPushManager, account: AccountSettings, report: AccountSyncReport
+) -> None:
+    """Open push channels for calendars the pass synced (a no-op once they are open)."""
+    if any(calendar.ok for calendar in report.calendars):
+        push.ensure_channels(account)

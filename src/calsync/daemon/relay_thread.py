@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from calsync.config import Settings
@@ -25,6 +26,23 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT = 30.0
 
 
+def reclaim_dead_leases(store: Store) -> int:
+    """On SQLite, release the delivery leases a killed daemon left behind.
+
+    Only one process may use a SQLite file, so at start every lease is a dead
+    process's: without this its channels wait until the lease expires (a
+    minute). PostgreSQL replicas share the store, so there a lease may be a
+    live replica's, and it is left to expire.
+    """
+    if store.backend != "sqlite":
+        return 0
+    with store.write() as uow:
+        released = uow.channels.reclaim_leases()
+    if released:
+        log.info("released %d notification lease(s) left by a previous run", released)
+    return released
+
+
 class RelayThread:
     """Runs one `OutboxRelay` until `stop`; `restart` swaps in one built from new settings."""
 
@@ -34,6 +52,7 @@ class RelayThread:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.relay: OutboxRelay | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def alive(self) -> bool:
@@ -46,6 +65,9 @@ class RelayThread:
             raise RuntimeError("the notification relay is already running")
         self._stop = threading.Event()
         self.relay = OutboxRelay(self._store, self._settings)
+        # A change committed by this process (an API write, a sync) wakes the relay
+        # at once instead of at its next poll.
+        self._unsubscribe = self._store.on_outbox(self.relay.wake)
         self._thread = threading.Thread(
             target=self.relay.run_forever,
             args=(self._stop,),
@@ -58,6 +80,11 @@ class RelayThread:
     def stop(self, *, timeout: float = STOP_TIMEOUT) -> None:
         """Finish the current pass and stop; safe to call more than once."""
         self._stop.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.relay is not None:
+            self.relay.wake()
         thread, self._thread = self._thread, None
         if thread is None:
             return

@@ -4,9 +4,14 @@
 every few minutes, first run at once) and returns the callback the push
 endpoint calls: it schedules a one-off job that syncs the notified calendar.
 
-Bursts coalesce per calendar: while a push sync of a calendar is queued, more
-notifications add nothing; while it runs, they make it run once more after
-it finishes, so a change that lands after its pull is never left to polling.
+`CalendarRuns` coalesces such one-off runs per calendar: while a run of a
+calendar is queued, more requests add nothing; while it runs, they make it
+run once more after it finishes, so a change that lands after its pull is
+never left to polling. A run that finds its account busy (another sync of it
+holds `calsync.sync.gate`) is tried again shortly; one refused by a backoff
+is dropped, as the account's next pass picks everything up. The daemon uses
+the same class for the push of an app's write (`engine_trigger` with
+``push_only``), with a short delay that gathers a burst of writes into one run.
 """
 
 from __future__ import annotations
@@ -15,24 +20,40 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from calsync.config import AccountSettings, Settings
 from calsync.notify.provider_push import ProviderPushManager, PushTarget
-from calsync.providers.base import Provider
-from calsync.store import CalendarRecord
-
-if TYPE_CHECKING:
-    from calsync.sync import AccountSyncReport
+from calsync.store import CalendarRecord, Store
 
 log = logging.getLogger(__name__)
 
 RENEW_JOB_ID = "provider-push:renew"
 RENEW_EVERY = timedelta(minutes=5)
+#: How soon a run that found its account busy is tried again.
+BUSY_RETRY = timedelta(seconds=1)
 
-#: Syncs the calendar a notification named (the daemon's engine, or a test's).
+
+class RunOutcome(Protocol):
+    """What a run reports (`calsync.sync.AccountSyncReport` has it)."""
+
+    @property
+    def busy(self) -> bool: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def skipped(self) -> bool: ...
+
+    def describe_failures(self) -> list[str]: ...
+
+
+#: Syncs the calendar a notification named (the daemon's engine, or a test's);
+#: an outcome whose ``busy`` is true asks for another try shortly.
 TriggerSync = Callable[[PushTarget], object]
 
 
@@ -43,11 +64,13 @@ class JobScheduler(Protocol):
 
 
 class CalendarSyncer(Protocol):
-    """`calsync.sync.SyncEngine.sync_calendars`'s shape."""
+    """The part of `calsync.sync.SyncEngine` the triggers call."""
 
     def sync_calendars(
-        self, account: AccountSettings, provider: Provider, calendars: Sequence[CalendarRecord]
-    ) -> AccountSyncReport: ...
+        self, account: AccountSettings, calendars: Sequence[CalendarRecord]
+    ) -> RunOutcome: ...
+
+    def push_calendar(self, account: AccountSettings, calendar: CalendarRecord) -> RunOutcome: ...
 
 
 def register_push_jobs(
@@ -68,27 +91,33 @@ def register_push_jobs(
         coalesce=True,
         max_instances=1,
     )
-    coalescer = SyncCoalescer(trigger_sync)
-
-    def on_change(target: PushTarget) -> None:
-        if coalescer.request(target):
-            scheduler.add_job(
-                coalescer.run,
-                args=(target,),
-                name=f"push sync {target.calendar_id}",
-                misfire_grace_time=None,
-            )
-
-    return on_change
+    return CalendarRuns(scheduler, trigger_sync, name="push sync").submit
 
 
-class SyncCoalescer:
-    """At most one queued or running push sync per calendar (see the module doc)."""
+class CalendarRuns:
+    """At most one queued or running run per calendar (see the module doc)."""
 
-    def __init__(self, trigger_sync: TriggerSync) -> None:
-        self._trigger = trigger_sync
+    def __init__(
+        self,
+        scheduler: JobScheduler | None,
+        trigger: TriggerSync,
+        *,
+        name: str = "sync",
+        delay: timedelta = timedelta(0),
+        busy_retry: timedelta = BUSY_RETRY,
+    ) -> None:
+        self._scheduler = scheduler
+        self._trigger = trigger
+        self._name = name
+        self._delay = delay
+        self._busy_retry = busy_retry
         self._lock = threading.Lock()
         self._state: dict[int, str] = {}  # calendar pk -> queued | running | rerun
+
+    def submit(self, target: PushTarget) -> None:
+        """Ask for a run of ``target``'s calendar (after ``delay``, unless one is coming)."""
+        if self.request(target):
+            self._schedule(target, self._delay)
 
     def request(self, target: PushTarget) -> bool:
         """True when the caller must schedule `run`; False when one is already coming."""
@@ -105,45 +134,77 @@ class SyncCoalescer:
         while True:
             with self._lock:
                 self._state[target.calendar_pk] = "running"
+            busy = False
             try:
-                self._trigger(target)
+                outcome = self._trigger(target)
+                busy = bool(getattr(outcome, "busy", False))
+                if getattr(outcome, "skipped", False) and not busy:
+                    why = getattr(outcome, "error", None)
+                    log.info("%s of calendar %s skipped: %s", self._name, target.calendar_id, why)
             except Exception:
-                log.exception("push sync of calendar %s failed", target.calendar_id)
+                log.exception("%s of calendar %s failed", self._name, target.calendar_id)
             with self._lock:
-                if self._state.get(target.calendar_pk) != "rerun":
+                if busy and self._scheduler is not None:
+                    # Whatever was asked meanwhile is covered by the retry.
+                    self._state[target.calendar_pk] = "queued"
+                elif self._state.get(target.calendar_pk) != "rerun":
                     self._state.pop(target.calendar_pk, None)
                     return
+                else:
+                    continue
+            self._schedule(target, self._busy_retry)
+            return
+
+    def _schedule(self, target: PushTarget, delay: timedelta) -> None:
+        if self._scheduler is None:
+            return
+        options: dict[str, Any] = {}
+        if delay > timedelta(0):
+            options["trigger"] = DateTrigger(run_date=datetime.now(UTC) + delay, timezone=UTC)
+        self._scheduler.add_job(
+            self.run,
+            args=(target,),
+            name=f"{self._name} {target.calendar_id}",
+            misfire_grace_time=None,
+            **options,
+        )
 
 
 def engine_trigger(
-    manager: ProviderPushManager,
+    store: Store,
     engine: Callable[[], CalendarSyncer],
     settings: Callable[[], Settings],
+    *,
+    push_only: bool = False,
 ) -> TriggerSync:
-    """A `TriggerSync` that runs the current engine on just the notified calendar.
+    """A `TriggerSync` that runs the current engine on just the named calendar:
+    a pull and push (a provider said it changed) or, with ``push_only``, a push of
+    its pending local changes (an app wrote to it).
 
     ``engine`` is a getter because the daemon replaces its engine on SIGHUP.
     """
 
-    def sync_now(target: PushTarget) -> None:
+    def sync_now(target: PushTarget) -> RunOutcome | None:
         account = settings().account(target.account_name)
         if account is None or not account.enabled:
-            return
-        with manager.store.read() as uow:
+            return None
+        with store.read() as uow:
             calendar = uow.calendars.get_by_pk(target.calendar_pk)
         if calendar.deleted or calendar.remote_id is None:
-            return
-        provider = manager.provider_factory(account.provider, account.name, account.options)
-        try:
-            report = engine().sync_calendars(account, provider, [calendar])
-        finally:
-            provider.close()
-        if not report.ok:  # the engine reports failures; the scheduler's jobs log theirs
+            return None
+        if push_only:
+            report = engine().push_calendar(account, calendar)
+        else:
+            report = engine().sync_calendars(account, [calendar])
+        if not report.ok and not report.busy and not report.skipped:
+            # The engine reports failures; whoever runs a job logs them, once.
             log.warning(
-                "account %r: push sync failed: %s",
+                "account %r: %s failed: %s",
                 account.name,
+                "push" if push_only else "push-triggered sync",
                 "; ".join(report.describe_failures()),
             )
+        return report
 
     return sync_now
 

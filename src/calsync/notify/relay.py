@@ -126,6 +126,12 @@ class OutboxRelay:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._unrecorded: Sent | None = None
+        self._wakeup = threading.Event()
+
+    def wake(self) -> None:
+        """Start the next pass now (a change was committed): `run_forever` otherwise
+        polls every ``poll_interval``. Thread-safe and cheap."""
+        self._wakeup.set()
 
     # -- the loop ---------------------------------------------------------------
 
@@ -181,7 +187,8 @@ class OutboxRelay:
                 log.exception("notification relay failed; retrying")
                 busy = False
             if not busy:
-                stop_event.wait(self._poll_interval)
+                self._wakeup.wait(self._poll_interval)
+            self._wakeup.clear()
         try:
             if self._unrecorded is not None:
                 self._record(self._unrecorded)

@@ -39,6 +39,15 @@ RequestHook = Callable[[str, str, bytes], None]
 
 T = TypeVar("T")
 
+#: How long to wait for a TCP connection: short, so an unreachable server fails
+#: fast. The read timeout (the account's ``timeout`` key) is a separate, patient
+#: limit: servers answer large collections slowly (see `DEFAULT_READ_TIMEOUT`).
+CONNECT_TIMEOUT = 10.0
+#: Radicale builds its cache for minutes on a first PROPFIND of a large home;
+#: ownCloud, Xandikos and DavMail users report REPORTs of minutes. vdirsyncer
+#: waits 5 minutes; so do we.
+DEFAULT_READ_TIMEOUT = 300.0
+
 XML_HEADERS = {"Content-Type": 'application/xml; charset="utf-8"'}
 ICS_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 
@@ -55,10 +64,28 @@ class Reply:
 
 
 class DavTransport:
-    def __init__(self, client: DAVClient, *, hook: RequestHook | None, timeout: float) -> None:
+    def __init__(
+        self,
+        client: DAVClient,
+        *,
+        hook: RequestHook | None,
+        timeout: float,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        account: str | None = None,
+    ) -> None:
         self.client = client
         self.hook = hook
+        #: The read timeout: how long one answer may take (the ``timeout`` key).
         self.timeout = timeout
+        self.connect_timeout = min(connect_timeout, timeout)
+        self.account = account
+        # The library's own requests (discovery) get the same pair of limits.
+        client.timeout = self.timeouts  # type: ignore[assignment]
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)``, as the HTTP library takes them."""
+        return (self.connect_timeout, self.timeout)
 
     def send(
         self,
@@ -78,12 +105,12 @@ class DavTransport:
                 data=body or None,
                 headers=merged,
                 auth=self.client.auth,
-                timeout=self.timeout,
+                timeout=self.timeouts,
                 verify=self.client.ssl_verify_cert,
                 allow_redirects=False,
             )
         except http_library.exceptions.RequestException as exc:
-            raise request_failure(exc, method, url, timeout=self.timeout) from exc
+            raise self.network_error(method, url, exc) from exc
         status = int(response.status_code or 0)
         reply_headers = {k: v for k, v in response.headers.items()}
         content = response.content or b""
@@ -98,6 +125,24 @@ class DavTransport:
             raise TransientProviderError(f"{method} {url}: HTTP {status}")
         return Reply(status=status, headers=reply_headers, body=content)
 
+    def network_error(self, what: str, url: str, exc: BaseException) -> TransientProviderError:
+        """A request that got no answer, in one line: which request, and for a
+        timeout which limit ran out and which key raises it."""
+        request = where(what, url)
+        if isinstance(exc, http_library.exceptions.ConnectTimeout):
+            return TransientProviderError(
+                f"{request}: could not connect within {self.connect_timeout:g}s "
+                "(is the server reachable?)"
+            )
+        if isinstance(exc, http_library.exceptions.Timeout):
+            whose = f" of account {self.account!r}" if self.account else ""
+            return TransientProviderError(
+                f"{request}: the server did not answer within {self.timeout:g}s (read timeout); "
+                f"if it is just slow (large calendars can take minutes), raise `timeout`{whose}",
+                hint=f"Raise `timeout`{whose} in the config (now {self.timeout:g}s).",
+            )
+        return request_failure(exc, what, url, timeout=self.timeout)
+
 
 def retry_after(value: str | None) -> float | None:
     if not value:
@@ -111,7 +156,7 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def library_call(what: str, call: Callable[[], T], *, url: str, timeout: float | None = None) -> T:
+def library_call(what: str, call: Callable[[], T], *, url: str, transport: DavTransport) -> T:
     """Run a `caldav` library call (discovery at ``url``), turning its exceptions into
     one-line calsync errors: the library's own text is a repr chain or an HTML page."""
     request = where(what, url)
@@ -124,7 +169,7 @@ def library_call(what: str, call: Callable[[], T], *, url: str, timeout: float |
     except dav_error.DAVError as exc:
         raise ProviderError(f"{request}: {_dav_problem(exc)}") from exc
     except http_library.exceptions.RequestException as exc:
-        raise request_failure(exc, what, url, timeout=timeout) from exc
+        raise transport.network_error(what, url, exc) from exc
     except Exception as exc:  # the library choked on an answer that is not CalDAV
         log.debug("%s: the caldav library failed", request, exc_info=True)
         raise ProviderError(f"{request}: {NOT_CALDAV}") from exc

@@ -7,10 +7,17 @@ code is exchanged at ``token_uri`` together with the PKCE verifier.
 
 oauthlib refuses plain-http endpoints unless ``OAUTHLIB_INSECURE_TRANSPORT``
 is set; only tests against a loopback fake set it.
+
+`account_credentials` keeps one `Credentials` per account for the life of the
+process: the engine builds a provider per pass (and per push-triggered sync),
+and each would otherwise POST to ``token_uri`` before its first request. The
+shared object keeps its access token until it nears expiry (google-auth
+refreshes a few minutes early) or a request meets 401, then refreshes in place.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import webbrowser
 from collections.abc import Callable, Sequence
@@ -26,6 +33,42 @@ from calsync.errors import CredentialsInvalid, UserError
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar",)
+
+
+#: Per process: (token uri, client id, sha256 of secret and refresh token) -> credentials.
+_shared: dict[tuple[str, str, str], Credentials] = {}
+_shared_lock = threading.Lock()
+#: Accounts come and go rarely; a bound keeps a process that sees many refresh
+#: tokens over its life (reconnections) from growing without end.
+_MAX_SHARED = 1024
+
+
+def account_credentials(
+    *,
+    client_id: str,
+    client_secret: str | None,
+    refresh_token: str,
+    token_uri: str = GOOGLE_TOKEN_URI,
+) -> Credentials:
+    """The account's credentials, shared by every provider built for it in this process.
+
+    Keyed by a hash of the secrets (never the secrets themselves), so a new
+    refresh token or client secret gets fresh credentials.
+    """
+    digest = hashlib.sha256(f"{client_secret or ''}\0{refresh_token}".encode()).hexdigest()
+    key = (token_uri, client_id, digest)
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is None:
+            if len(_shared) >= _MAX_SHARED:
+                _shared.clear()
+            found = _shared[key] = refresh_credentials(
+                client_id=client_id,
+                client_secret=client_secret,
+                refresh_token=refresh_token,
+                token_uri=token_uri,
+            )
+        return found
 
 
 def refresh_credentials(

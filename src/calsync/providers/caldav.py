@@ -35,11 +35,11 @@ from urllib.parse import urljoin
 
 from caldav.davclient import DAVClient
 
-from calsync.config.schema import Key, KeyType, Section
 from calsync.errors import CursorExpired, ProviderError
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import _caldav_xml as dav
 from calsync.providers import _ical, _ical_fast
+from calsync.providers._caldav_config import CONFIG_SECTION, DEFAULT_MULTIGET_BATCH
 from calsync.providers._caldav_cursors import (
     CTAG_CURSOR_PREFIX,
     _decode_etag_cursor,
@@ -48,6 +48,8 @@ from calsync.providers._caldav_cursors import (
     _encode_sync_cursor,
 )
 from calsync.providers._caldav_http import (
+    CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
     XML_HEADERS,
     DavTransport,
     RequestHook,
@@ -65,11 +67,17 @@ from calsync.providers._options import (
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
 from calsync.providers.registry import ProviderSpec
 
-__all__ = ["CTAG_CURSOR_PREFIX", "SPEC", "CalDAVProvider", "create_caldav_provider"]
+__all__ = [
+    "CONFIG_SECTION",
+    "CTAG_CURSOR_PREFIX",
+    "DEFAULT_MULTIGET_BATCH",
+    "SPEC",
+    "CalDAVProvider",
+    "create_caldav_provider",
+]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MULTIGET_BATCH = 250
 #: More 507 rounds than this means the server is not making progress.
 _MAX_SYNC_ROUNDS = 10_000
 
@@ -92,8 +100,10 @@ class CalDAVProvider:
         calendars: Sequence[str] = (),
         multiget_batch: int = DEFAULT_MULTIGET_BATCH,
         sync_collection: bool = True,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = CONNECT_TIMEOUT,
         request_hook: RequestHook | None = None,
+        account: str | None = None,
     ) -> None:
         self.url = url
         self.calendar_filter = tuple(calendars)
@@ -104,11 +114,15 @@ class CalDAVProvider:
             username=username,
             password=password,
             auth_type="basic" if username else None,
-            timeout=int(timeout),
             enable_rfc6764=False,
         )
-        self._timeout = timeout
-        self._http = DavTransport(self._client, hook=request_hook, timeout=timeout)
+        self._http = DavTransport(
+            self._client,
+            hook=request_hook,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            account=account,
+        )
         self._writer = CalDAVWriter(self._http)
 
     # -- calendars ---------------------------------------------------------------
@@ -118,13 +132,13 @@ class CalDAVProvider:
             "CalDAV principal discovery at",
             self._client.principal,
             url=self.url,
-            timeout=self._timeout,
+            transport=self._http,
         )
         home = library_call(
             "CalDAV calendar-home-set at",
             lambda: principal.calendar_home_set,
             url=str(principal.url),
-            timeout=self._timeout,
+            transport=self._http,
         )
         home_url = str(home.url)
         reply = self._http.send(
@@ -444,58 +458,6 @@ def _relative(href: str, collection: str) -> str:
     return href[len(collection) :] if href.startswith(collection) else href
 
 
-CONFIG_SECTION = Section(
-    "caldav",
-    repeated=True,
-    help="A CalDAV account (Radicale, Nextcloud, Fastmail, iCloud, ...).",
-    keys=[
-        Key(
-            "url",
-            KeyType.URL,
-            help="The CalDAV server or principal URL.",
-            required=True,
-            example="https://dav.example.com/",
-        ),
-        Key("username", KeyType.STR, help="Login name (HTTP basic auth).", example="alice"),
-        Key(
-            "password_file",
-            KeyType.PATH,
-            help="File holding the password.",
-            secret=True,
-            example="caldav-password",
-        ),
-        Key(
-            "calendars",
-            KeyType.STR_LIST,
-            help="Only sync these calendars (display names or collection URLs/paths).",
-            example=["Work"],
-        ),
-        Key(
-            "multiget_batch",
-            KeyType.INT,
-            DEFAULT_MULTIGET_BATCH,
-            "How many events one calendar-multiget REPORT fetches.",
-            minimum=1,
-            maximum=5000,
-        ),
-        Key(
-            "sync_collection",
-            KeyType.BOOL,
-            True,
-            "Use RFC 6578 sync-collection; false forces the ctag + etag comparison.",
-        ),
-        Key(
-            "timeout",
-            KeyType.DURATION,
-            "30s",
-            "Timeout of one HTTP request.",
-            minimum=1,
-            maximum=3600,  # an hour
-        ),
-    ],
-)
-
-
 def create_caldav_provider(account_name: str, options: Mapping[str, Any]) -> CalDAVProvider:
     """The factory behind ``provider = "caldav"``."""
     url = opt_str(account_name, options, "url", required=True)
@@ -507,7 +469,8 @@ def create_caldav_provider(account_name: str, options: Mapping[str, Any]) -> Cal
         calendars=opt_str_list(account_name, options, "calendars"),
         multiget_batch=opt_int(account_name, options, "multiget_batch", DEFAULT_MULTIGET_BATCH),
         sync_collection=opt_bool(account_name, options, "sync_collection", True),
-        timeout=opt_seconds(account_name, options, "timeout", 30.0),
+        timeout=opt_seconds(account_name, options, "timeout", DEFAULT_READ_TIMEOUT),
+        account=account_name,
     )
 
 

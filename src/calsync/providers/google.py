@@ -40,8 +40,8 @@ from calsync.model import EventContent, RemoteCalendar, RemoteEvent, round_trip_
 from calsync.providers import secrets_vault
 from calsync.providers._google_auth import (
     GOOGLE_TOKEN_URI,
+    account_credentials,
     authorize_installed_app,
-    refresh_credentials,
 )
 from calsync.providers._google_calendars import (
     CalendarListState,
@@ -115,7 +115,8 @@ class GoogleProvider:
             raise ValueError(f"page_size must be within 1..{MAX_PAGE_SIZE}")
         self.calendar_filter = tuple(calendars)
         self.page_size = page_size
-        self.credentials = refresh_credentials(
+        # Shared per account: a provider per pass must not mean a token per pass.
+        self.credentials = account_credentials(
             client_id=client_id,
             client_secret=client_secret,
             refresh_token=refresh_token,

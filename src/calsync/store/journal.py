@@ -42,6 +42,8 @@ class Journal:
         self._locked: dict[int, Account] = {}
         self._pending: dict[int, _PendingNotification] = {}
         self._log_rows: list[dict[str, Any]] = []
+        #: Outbox rows this transaction added (`Store.on_outbox` wakes a relay for them).
+        self.outbox_rows = 0
 
     def require_writable(self) -> None:
         if not self._writable:
@@ -158,4 +160,5 @@ class Journal:
                     created_at=now,
                 )
             )
+        self.outbox_rows += len(self._pending)
         self._pending.clear()

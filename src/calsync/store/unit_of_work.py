@@ -1,9 +1,16 @@
-"""`Store` (one per process) and `UnitOfWork` (one per transaction)."""
+"""`Store` (one per process) and `UnitOfWork` (one per transaction).
+
+`Store.on_outbox` registers a callback run after every write transaction of
+this process that committed notification outbox rows: the daemon's relay
+thread wakes on it instead of waiting for its next poll. Other processes
+(PostgreSQL replicas) still find the rows by polling.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -27,6 +34,8 @@ from calsync.store.repos.provider_channels import ProviderChannelRepo
 from calsync.store.repos.push_journal import PushJournalRepo
 from calsync.store.repos.tokens import TokenRepo
 
+log = logging.getLogger(__name__)
+
 
 class UnitOfWork:
     """The repositories of one transaction, all bound to one session."""
@@ -49,6 +58,11 @@ class UnitOfWork:
     def _before_commit(self) -> None:
         self._journal.finish()
 
+    @property
+    def queued_notifications(self) -> bool:
+        """Whether this transaction added notification outbox rows."""
+        return self._journal.outbox_rows > 0
+
 
 class Store:
     """The database. Cheap to construct: the engine is created on first use."""
@@ -58,6 +72,7 @@ class Store:
         self._backend: Backend = parse_url(url)[1]
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self._outbox_listeners: tuple[Callable[[], None], ...] = ()
 
     @property
     def backend(self) -> Backend:
@@ -79,6 +94,20 @@ class Store:
         with _store_errors(), self._get_engine().connect() as connection:
             schema.ensure_current(connection)
 
+    def on_outbox(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after each commit that queued notifications (it must
+        be quick: it runs on the writer's thread); returns the unsubscribe call."""
+        with self._lock:
+            self._outbox_listeners = (*self._outbox_listeners, listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._outbox_listeners = tuple(
+                    f for f in self._outbox_listeners if f is not listener
+                )
+
+        return unsubscribe
+
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
         """One write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
@@ -90,6 +119,12 @@ class Store:
             uow = UnitOfWork(session, writable=True)
             yield uow
             uow._before_commit()
+        if uow.queued_notifications:  # committed
+            for listener in self._outbox_listeners:
+                try:
+                    listener()
+                except Exception:
+                    log.exception("an outbox listener failed")
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:

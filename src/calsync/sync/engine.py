@@ -1,5 +1,11 @@
 """`SyncEngine`: one account's sync pass, calendar by calendar.
 
+Entry points: `SyncEngine.sync_account` (a scheduled pass, ``sync --once``),
+`SyncEngine.sync_calendars` (some calendars, after a provider push) and
+`SyncEngine.push_calendar` (pending local changes only, after an app's write).
+Each goes through the account's gate (`calsync.sync.gate`): nothing runs while
+the account backs off, and two runs of one account never overlap.
+
 Per calendar: pull since the stored cursor (outside any transaction); then, in
 one write transaction, snapshot what the pull can touch (`apply.load_state`),
 `plan`, apply, and store the new cursor; then push pending local changes (each
@@ -29,7 +35,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -43,17 +49,19 @@ from calsync.errors import (
     TransientProviderError,
 )
 from calsync.providers import registry
-from calsync.providers.base import Provider, PullPage, SyncWindow
+from calsync.providers.base import Provider, SyncWindow
 from calsync.redaction import redact
 from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
 from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
 from calsync.sync.apply import ApplyResult, apply_plan, load_state
 from calsync.sync.backoff import Backoff
 from calsync.sync.discovery import ensure_profile, record_calendars, syncable_calendars
+from calsync.sync.gate import AccountGate, Refusal
 from calsync.sync.milestones import after_calendar_synced, mark_disconnected
 from calsync.sync.paged import ListingAborted, store_listing
 from calsync.sync.planner import plan
 from calsync.sync.progress import ProgressSink
+from calsync.sync.pulling import pull_all, pull_pages
 from calsync.sync.push import push_pending
 from calsync.sync.report import AccountSyncReport, CalendarSyncOutcome
 from calsync.sync.state import Pulled, SyncPolicy
@@ -104,17 +112,19 @@ class SyncEngine:
         clock: Callable[[], datetime] = _utcnow,
         *,
         rng: Callable[[], float] = random.random,
+        gate: AccountGate | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self._factory = provider_factory
         self._clock = clock
-        self._rng = rng
         self._lock = threading.Lock()
-        self._backoffs: dict[str, Backoff] = {}
+        #: Shared with the engine a reload replaces, so backoffs and running
+        #: passes carry over (see `calsync.sync.gate`).
+        self.gate = gate if gate is not None else AccountGate(clock, rng=rng)
         self._discovered_at: dict[str, datetime] = {}
 
-    # -- public entry points ------------------------------------------------------
+    # -- public entry points: each goes through the gate ----------------------------
 
     def sync_account(
         self,
@@ -125,38 +135,22 @@ class SyncEngine:
     ) -> AccountSyncReport:
         """One pass over the account's calendars. Never raises for provider or store
         failures: the report (and each calendar's ``last_error``) says what failed."""
-        backoff = self.backoff(account.name)
-        if not backoff.ready(self._clock()):
-            return AccountSyncReport(
-                account.name,
-                error=f"backing off after failures until {backoff.not_before:%H:%M:%S}",
-                retry_at=backoff.not_before,
-                skipped=True,
-            )
-        try:
-            profile = ensure_profile(self.store, account)
-        except Exception as exc:
-            log.exception("account %r: cannot prepare the store", account.name)
-            return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
-        provider: Provider | None = None
-        try:
-            provider = self._factory(account.provider, account.name, account.options)
-            if self._discovery_due(account.name):
-                self._discover(provider, profile, account.name)
-            calendars = syncable_calendars(self.store, profile)
-            return self.sync_calendars(
-                account,
-                provider,
-                calendars,
-                profile=profile,
-                progress=progress,
-                allow_mass_delete=allow_mass_delete,
-            )
-        except Exception as exc:  # provider construction or discovery failed
-            return self._account_failure(account, profile, exc)
-        finally:
-            if provider is not None:
-                provider.close()
+        with self.gate.admitted(account.name, wait=True) as refusal:
+            if refusal is not None:
+                return _refused(account, refusal)
+            return self._sync_account(account, progress, allow_mass_delete)
+
+    def sync_calendars(
+        self, account: AccountSettings, calendars: Sequence[CalendarRecord]
+    ) -> AccountSyncReport:
+        """Pull and push just ``calendars`` (a provider push said they changed)."""
+        return self._targeted(account, calendars, push_only=False)
+
+    def push_calendar(
+        self, account: AccountSettings, calendar: CalendarRecord
+    ) -> AccountSyncReport:
+        """Push ``calendar``'s pending local changes now, without a pull (an app wrote)."""
+        return self._targeted(account, [calendar], push_only=True)
 
     def discover(self, account: AccountSettings) -> None:
         """Refresh the account's calendar list (the daemon runs it every
@@ -172,25 +166,77 @@ class SyncEngine:
             provider.close()
 
     def backoff(self, account_name: str) -> Backoff:
-        with self._lock:
-            backoff = self._backoffs.get(account_name)
-            if backoff is None:
-                backoff = self._backoffs[account_name] = Backoff(rng=self._rng)
-            return backoff
+        return self.gate.backoff(account_name)
 
-    def sync_calendars(
+    # -- passes -----------------------------------------------------------------------
+
+    def _sync_account(
+        self, account: AccountSettings, progress: ProgressSink | None, allow_mass_delete: bool
+    ) -> AccountSyncReport:
+        try:
+            profile = ensure_profile(self.store, account)
+        except Exception as exc:
+            log.exception("account %r: cannot prepare the store", account.name)
+            return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+        provider: Provider | None = None
+        try:
+            provider = self._factory(account.provider, account.name, account.options)
+            if self._discovery_due(account.name):
+                self._discover(provider, profile, account.name)
+            calendars = syncable_calendars(self.store, profile)
+            return self._sync_calendars(
+                account,
+                provider,
+                calendars,
+                profile=profile,
+                progress=progress,
+                allow_mass_delete=allow_mass_delete,
+            )
+        except Exception as exc:  # provider construction or discovery failed
+            return self._account_failure(account, profile, exc)
+        finally:
+            if provider is not None:
+                provider.close()
+
+    def _targeted(
+        self, account: AccountSettings, calendars: Sequence[CalendarRecord], *, push_only: bool
+    ) -> AccountSyncReport:
+        """A run of some calendars, refused (``busy``) rather than waiting for a pass."""
+        with self.gate.admitted(account.name, wait=False) as refusal:
+            if refusal is not None:
+                return _refused(account, refusal)
+            try:
+                profile = ensure_profile(self.store, account)
+            except Exception as exc:
+                log.exception("account %r: cannot prepare the store", account.name)
+                return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+            provider: Provider | None = None
+            try:
+                provider = self._factory(account.provider, account.name, account.options)
+                return self._sync_calendars(
+                    account, provider, calendars, profile=profile, push_only=push_only
+                )
+            except Exception as exc:  # provider construction failed
+                return self._account_failure(account, profile, exc)
+            finally:
+                if provider is not None:
+                    provider.close()
+
+    def _sync_calendars(
         self,
         account: AccountSettings,
         provider: Provider,
         calendars: Sequence[CalendarRecord],
         *,
-        profile: ProfileRecord | None = None,
+        profile: ProfileRecord,
         progress: ProgressSink | None = None,
         allow_mass_delete: bool = False,
+        push_only: bool | None = None,
     ) -> AccountSyncReport:
-        """Sync the given calendars over an open provider (the caller closes it)."""
-        if profile is None:
-            profile = ensure_profile(self.store, account)
+        """Sync (or, with ``push_only``, just push) the given calendars over an open
+        provider. ``push_only`` None marks the account's full pass: only a full pass
+        clears the backoff, so a calendar that keeps succeeding never hides one that
+        keeps failing; any run's failure extends it."""
         policy = SyncPolicy(
             conflict=account.conflict,
             max_delete_fraction=self.settings.sync.max_delete_fraction,
@@ -204,7 +250,10 @@ class SyncEngine:
         for index, calendar in enumerate(calendars):
             partial: CalendarSyncOutcome | None = None
             try:
-                outcomes.append(self._sync_calendar(provider, calendar, policy, progress))
+                if push_only:
+                    outcomes.append(self._push_calendar(provider, calendar))
+                else:
+                    outcomes.append(self._sync_calendar(provider, calendar, policy, progress))
                 continue
             except _PushFailed as failure:
                 exc: Exception = failure.cause
@@ -226,7 +275,8 @@ class SyncEngine:
         if transient:
             retry_at = backoff.failure(self._clock(), retry_after=retry_after)
         else:
-            backoff.success()
+            if push_only is None:
+                backoff.success()
             if not profile.connected:
                 with self.store.write() as uow:
                     uow.profiles.set_connected(profile.pk, True)
@@ -247,7 +297,9 @@ class SyncEngine:
         pulled: Pulled | None = None
         if stored is not None and stored.cursor is not None:
             try:
-                pulled = self._pull(provider, calendar.remote_id, stored.cursor, progress)
+                pulled = pull_all(
+                    provider, calendar.remote_id, stored.cursor, self._window(), progress
+                )
             except CursorExpired as exc:
                 log.info("calendar %s: %s; listing it whole", calendar.calendar_id, exc.message)
         if pulled is None:
@@ -285,6 +337,18 @@ class SyncEngine:
                 uow.cursors.clear(calendar.pk)
         return replace(outcome, pushed=result.pushed)
 
+    def _push_calendar(self, provider: Provider, calendar: CalendarRecord) -> CalendarSyncOutcome:
+        """Push the calendar's pending changes; what the pull would have planned
+        (recreations, conflicts) waits for the next pass."""
+        outcome = CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=True)
+        if provider.capabilities.read_only or calendar.remote_id is None:
+            return outcome
+        result = push_pending(self.store, provider, calendar)
+        if result.stale:
+            with self.store.write() as uow:
+                uow.cursors.clear(calendar.pk)
+        return replace(outcome, pushed=result.pushed)
+
     def _store_pull(
         self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy
     ) -> ApplyResult:
@@ -312,7 +376,7 @@ class SyncEngine:
         """Pull the calendar from scratch and store it page by page (bounded
         memory), data and cursor in one transaction (`calsync.sync.paged`)."""
         assert calendar.remote_id is not None
-        pages = self._pages(provider, calendar.remote_id, None, progress)
+        pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
         try:
             with self.store.write() as uow:
                 before = uow.cursors.get(calendar.pk)
@@ -339,47 +403,6 @@ class SyncEngine:
         uow.calendars.set_sync_status(calendar.pk, last_sync_at=now, last_error=None)
         if after_calendar_synced(uow, calendar, before, full_listing=pulled.full_listing):
             log.info("profile %s: initial sync completed", calendar.profile_id)
-
-    def _pull(
-        self,
-        provider: Provider,
-        calendar_remote_id: str,
-        cursor: str | None,
-        progress: ProgressSink | None,
-    ) -> Pulled:
-        pulled = Pulled(from_scratch=cursor is None)
-        pages = self._pages(provider, calendar_remote_id, cursor, progress)
-        try:
-            for page in pages:
-                pulled = pulled.add(page)
-        finally:
-            pages.close()
-        if not pulled.final:
-            raise TransientProviderError("the provider's listing ended without its final page")
-        return pulled
-
-    def _pages(
-        self,
-        provider: Provider,
-        calendar_remote_id: str,
-        cursor: str | None,
-        progress: ProgressSink | None,
-    ) -> Generator[PullPage, None, None]:
-        """The pull's pages up to the final one, reported to ``progress``."""
-        started = False
-        try:
-            for page in provider.pull(calendar_remote_id, cursor, self._window()):
-                if progress is not None and not started:
-                    progress.start(page.expected_total)
-                    started = True
-                if progress is not None:
-                    progress.advance(len(page.changed) + len(page.deleted))
-                yield page
-                if page.final:
-                    return
-        finally:
-            if started and progress is not None:
-                progress.finish()
 
     def _window(self) -> SyncWindow:
         now = self._clock()
@@ -455,6 +478,16 @@ class SyncEngine:
     def _mark_disconnected(self, profile: ProfileRecord, exc: CredentialsInvalid) -> None:
         with self.store.write() as uow:
             mark_disconnected(uow, profile, exc.message)
+
+
+def _refused(account: AccountSettings, refusal: Refusal) -> AccountSyncReport:
+    return AccountSyncReport(
+        account.name,
+        error=refusal.message,
+        retry_at=refusal.retry_at,
+        skipped=True,
+        busy=refusal.busy,
+    )
 
 
 def _not_synced(calendar: CalendarRecord, why: str) -> CalendarSyncOutcome:

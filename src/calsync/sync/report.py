@@ -31,10 +31,12 @@ class AccountSyncReport:
     error: str | None = None
     #: Set while the account backs off: no attempt before this time.
     retry_at: datetime | None = None
-    #: The pass did not run (the account is backing off).
+    #: The run did not happen (the account is backing off, or busy).
     skipped: bool = False
     #: The account-level failure was a bug, not a calsync error.
     bug: bool = False
+    #: Skipped because another run of the account was in progress: ask again shortly.
+    busy: bool = False
 
     @property
     def ok(self) -> bool:

@@ -202,6 +202,22 @@ class DeliveryLeases:
                 .execution_options(synchronize_session=False)
             )
 
+    def reclaim_leases(self) -> int:
+        """Release every delivery lease, whoever holds it; returns how many.
+
+        Only for a process that knows no other relay can be running: on SQLite
+        the daemon owns the file, so at its start the leases are a dead
+        process's (a crash) and would otherwise hold their channels until
+        they expire. Each is sent again (same ``webhook-id``): at least once.
+        """
+        self._journal.require_writable()
+        result = self._session.execute(
+            update(DELIVERY_TABLE)
+            .where(DELIVERY_TABLE.c.status == PENDING, DELIVERY_TABLE.c.leased_by.is_not(None))
+            .values(lease_until=None, leased_by=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     def record_outcomes(self, outcomes: Iterable[DeliveryOutcome]) -> None:
         """Apply delivery results: release leases, update channel status, disable.
 

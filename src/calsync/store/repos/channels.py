@@ -10,6 +10,12 @@ transactionally:
   idempotent. A change folds into the channel's pending change delivery when
   there is one that is not in flight (its ``changes_since`` becomes the
   earlier of the two), which is how a burst collapses into one notification.
+  The debounce has a leading edge: the first change after a quiet period is
+  due at once; only a change within ``debounce`` of the channel's last
+  successful POST (or of a change notification still in flight) waits for
+  the window to end, and the changes that follow fold into it. A channel
+  therefore gets at most one change notification per window, and an
+  isolated change is not held back at all.
 * `claim`, `release` and `record_outcomes` live in
   `calsync.store.repos.channel_leases` (`DeliveryLeases`, a base class).
 """
@@ -243,14 +249,20 @@ class ChannelRepo(DeliveryLeases):
                 if matches(channel, item)
             )
         # One locked query for every channel's open change delivery, not one per channel.
-        open_changes = self._open_change_deliveries(
-            sorted({channel.pk for entry, _, channel in wanted if entry.kind == CHANGE})
+        changed = sorted({channel.pk for entry, _, channel in wanted if entry.kind == CHANGE})
+        open_changes = self._open_change_deliveries(changed)
+        windows = self._windows(
+            [c for _, _, c in wanted if c.pk in changed and c.pk not in open_changes], debounce, now
         )
         new_rows: builtins.list[dict[str, Any]] = []
         for entry, item, channel in wanted:
             if entry.kind == CHANGE:
                 self._fold_change(
-                    channel.pk, item.payload, entry.created_at, open_changes, debounce
+                    channel.pk,
+                    item.payload,
+                    entry.created_at,
+                    open_changes,
+                    windows.get(channel.pk, now),
                 )
             else:
                 new_rows.append(
@@ -282,13 +294,38 @@ class ChannelRepo(DeliveryLeases):
                 found.setdefault(row.account_id, []).append(channel_record(row))
         return found
 
+    def _windows(
+        self, channels: Sequence[ChannelRecord], debounce: timedelta, now: datetime
+    ) -> dict[int, datetime]:
+        """When a new change delivery of each channel is due: at the end of the window
+        its last POST opened (see the module doc); channels not in the result: now."""
+        if debounce <= timedelta(0) or not channels:
+            return {}
+        last: dict[int, datetime] = {
+            c.pk: c.last_success_at for c in channels if c.last_success_at is not None
+        }
+        in_flight = (
+            Delivery.status == PENDING,
+            Delivery.kind == CHANGE,
+            Delivery.lease_until > now,
+        )
+        for part in chunks(sorted({c.pk for c in channels})):
+            stmt = (
+                select(Delivery.channel_id, func.max(Delivery.next_attempt_at))
+                .where(Delivery.channel_id.in_(part), *in_flight)
+                .group_by(Delivery.channel_id)
+            )
+            for channel_pk, sent_at in self._session.execute(stmt):
+                last[channel_pk] = max(last.get(channel_pk, sent_at), sent_at)
+        return {pk: at + debounce for pk, at in last.items() if at + debounce > now}
+
     def _fold_change(
         self,
         channel_pk: int,
         payload: dict[str, Any],
         created_at: datetime,
         open_changes: dict[int, Delivery],
-        debounce: timedelta,
+        due: datetime,
     ) -> None:
         since = datetime.fromisoformat(payload["changes_since"])
         first, last = int(payload.get("first_seq", 0)), int(payload.get("last_seq", 0))
@@ -305,8 +342,9 @@ class ChannelRepo(DeliveryLeases):
                 change_count=count,
                 status=PENDING,
                 attempts=0,
-                # Debounce: changes arriving meanwhile fold into this row.
-                next_attempt_at=utcnow() + debounce,
+                # Now, or at the end of the channel's window; changes arriving
+                # before it is claimed fold into this row.
+                next_attempt_at=due,
                 created_at=created_at,
             )
             self._session.add(row)

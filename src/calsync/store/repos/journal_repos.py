@@ -92,6 +92,7 @@ class OutboxRepo:
         available_at: datetime | None = None,
     ) -> int:
         self._journal.require_writable()
+        self._journal.outbox_rows += 1
         now = utcnow()
         row = OutboxEntry(
             account_id=account_pk,
