@@ -173,6 +173,13 @@ def test_a_member_in_two_groups_is_one_member() -> None:
     ]
 
 
+def test_a_sub_listed_with_different_options_is_evaluated_per_listing_and_named_once() -> None:
+    mornings = Member("acc_a", available_periods=((t(9), t(12)),))
+    groups = (ParticipantGroup((mornings,)), ParticipantGroup((A, B), required=2))
+    found = find_availability(query(*groups), {})
+    assert [(r.start, r.end, r.participants) for r in found] == [(t(9), t(12), ("acc_a", "acc_b"))]
+
+
 # -- slots -----------------------------------------------------------------------------
 
 

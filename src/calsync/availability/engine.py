@@ -4,23 +4,24 @@ The steps, each a linear walk over sorted intervals (no per-minute grid):
 
 1. per distinct member, its free time over the union of the query periods:
    ``query periods ∩ available_periods ∩ rules − busy widened by the buffers``;
-2. per query period, one sweep over every member's free time (clipped to the period)
-   yields the maximal segments over which the set of free members is constant
-   (`intervals.coverage`); a segment counts when that set satisfies every group;
-3. ``periods``: the counted segments at least ``required_duration`` long.
-   Slots: the same sweep over each member's *possible slot starts* (its free
-   intervals shortened by the duration, `intervals.shrink_end`), so a counted segment
-   holds exactly the candidates whose whole slot the same members are free for.
+2. one sweep over every member's free time at once (`intervals.coverage`) yields the
+   maximal runs over which the set of free members is constant; a run counts when that
+   set satisfies every group;
+3. per query period, the counted runs clipped to it. ``periods``: those at least
+   ``required_duration`` long. Slots: the sweep runs over each member's *possible slot
+   starts* instead (its free intervals shortened by the duration,
+   `intervals.shrink_end`), and the runs are clipped to the period's possible starts,
+   so a run holds exactly the candidates whose whole slot the same members are free for.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from calsync.availability.intervals import (
     Interval,
-    clip,
     coverage,
     intersect,
     normalise,
@@ -77,6 +78,13 @@ def find_availability(
             participants,
         )
 
+    # One sweep over the whole horizon. The set of free members is a function of time,
+    # so a run clipped to a query period is still a maximal run inside that period.
+    slotted = query.response_format is not ResponseFormat.PERIODS
+    sets = [shrink_end(f, duration) for f in free] if slotted else free
+    runs = [run for run in coverage(sets) if satisfied(run[2])]
+    run_ends = [run[1] for run in runs]
+
     results: list[AvailableResult] = []
     limit = query.max_results
     for period in sorted(query.query_periods):
@@ -85,13 +93,23 @@ def find_availability(
             results = _unique_in_order(results)
             if len(results) >= limit and period[0] > results[limit - 1].start:
                 break
-        sets = [clip(member_free, period) for member_free in free]
-        if query.response_format is not ResponseFormat.PERIODS:
-            sets = [shrink_end(member_free, duration) for member_free in sets]
-        runs = [run for run in coverage(sets) if satisfied(run[2])]
-        emit(period, runs, results)
+        # Slots must also end inside the period: their starts lie in its shrunk window.
+        for window in shrink_end([period], duration) if slotted else [period]:
+            emit(period, _clip_runs(runs, run_ends, window), results)
     results = _unique_in_order(results)
     return results if limit is None else results[:limit]
+
+
+def _clip_runs(runs: list[_Run], run_ends: list[datetime], window: Interval) -> list[_Run]:
+    """The parts of ``runs`` (sorted, disjoint) inside ``window``."""
+    window_start, window_end = window
+    clipped: list[_Run] = []
+    for index in range(bisect_right(run_ends, window_start), len(runs)):
+        start, end, mask = runs[index]
+        if start >= window_end:
+            break
+        clipped.append((max(start, window_start), min(end, window_end), mask))
+    return clipped
 
 
 def _unique_in_order(results: list[AvailableResult]) -> list[AvailableResult]:
