@@ -329,6 +329,15 @@ def test_aware_inputs_in_other_zones_are_read_as_instants() -> None:
     assert found[0].start.tzinfo is UTC
 
 
+def test_lists_are_accepted_where_tuples_are_declared() -> None:
+    member = Member("acc_a", availability_rule_ids=["x"], managed_availability=True)  # type: ignore[arg-type]
+    group = ParticipantGroup([member, B], required=1)  # type: ignore[arg-type]
+    built = AvailabilityQuery([group], timedelta(minutes=30), [(t(9), t(10))])  # type: ignore[arg-type]
+    assert hash(member) and built.participants == (group,) and group.members == (member, B)
+    found = find_availability(built, {})
+    assert [(r.start, r.participants) for r in found] == [(t(9), ("acc_b",))]
+
+
 @pytest.mark.parametrize(
     "build",
     [

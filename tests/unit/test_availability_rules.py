@@ -79,8 +79,10 @@ def test_london_spring_forward_day_moves_missing_wall_times_forward() -> None:
     assert one_day(rule("Europe/London", ("sunday", "00:00", "01:30")), *day) == [
         (utc(2026, 3, 29, 0), utc(2026, 3, 29, 1, 30))
     ]
-    # Both ends resolve to 01:30Z: a period lying in the gap is empty that day.
+    # Both ends resolve to 01:30Z: a period lying in the gap is empty that day; so is
+    # one whose start, moved forward, passes its end (02:15 BST is 01:15Z).
     assert one_day(rule("Europe/London", ("sunday", "01:30", "02:30")), *day) == []
+    assert one_day(rule("Europe/London", ("sunday", "01:30", "02:15")), *day) == []
 
 
 def test_london_fall_back_day_takes_the_first_of_repeated_wall_times() -> None:
@@ -116,6 +118,12 @@ def test_periods_across_midnight_join_and_24_00_ends_the_day() -> None:
     assert late.expand(utc(2026, 12, 7), utc(2026, 12, 9)) == [
         (utc(2026, 12, 7, 22), utc(2026, 12, 8, 2))
     ]
+    paris = ZoneInfo("Europe/Paris")
+    clipped = late.expand(
+        datetime(2026, 12, 7, 23, 30, tzinfo=paris), datetime(2026, 12, 8, 2, tzinfo=paris)
+    )
+    assert clipped == [(utc(2026, 12, 7, 22, 30), utc(2026, 12, 8, 1))]
+    assert all(moment.tzinfo is UTC for interval in clipped for moment in interval)
 
 
 def test_expand_clips_to_the_range_and_reaches_back_a_local_day() -> None:

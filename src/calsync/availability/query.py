@@ -55,6 +55,8 @@ class Member:
         if self.available_periods is not None:
             periods = tuple(utc_period(p, "available period") for p in self.available_periods)
             object.__setattr__(self, "available_periods", periods)
+        if self.availability_rule_ids is not None:  # a list would make the member unhashable
+            object.__setattr__(self, "availability_rule_ids", tuple(self.availability_rule_ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class ParticipantGroup:
     required: Required = "all"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "members", tuple(self.members))
         if not self.members:
             raise ValueError("a participant group needs at least one member")
         if self.required != "all":
@@ -110,6 +113,7 @@ class AvailabilityQuery:
     max_results: int | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "participants", tuple(self.participants))
         if not self.participants:
             raise ValueError("a query needs at least one participant group")
         if not self.query_periods:

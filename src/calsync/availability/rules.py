@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from calsync.availability.intervals import Interval, clip, normalise
+from calsync.availability.intervals import Interval, as_utc, clip, normalise
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY = timedelta(days=1)
@@ -103,6 +103,7 @@ class AvailabilityRule:
         """This rule's periods between ``start`` and ``end`` (aware), as normalised UTC
         intervals clipped to ``[start, end)``."""
         zone = zone_of(self.tzid)
+        start, end = as_utc(start, "range start"), as_utc(end, "range end")
         by_weekday: list[list[WeeklyPeriod]] = [[] for _ in DAYS]
         for period in self.weekly_periods:
             by_weekday[period.weekday].append(period)
@@ -116,8 +117,10 @@ class AvailabilityRule:
             if periods:
                 midnight = datetime.combine(day, time(0))
                 for period in periods:
-                    start_at = _to_utc(midnight + period.start, zone)
-                    found.append((start_at, _to_utc(midnight + period.end, zone)))
+                    period_start = _to_utc(midnight + period.start, zone)
+                    period_end = _to_utc(midnight + period.end, zone)
+                    if period_start < period_end:  # else it lies in a gap: empty that day
+                        found.append((period_start, period_end))
             day += _DAY
         return clip(normalise(found), (start, end))
 
