@@ -5,6 +5,8 @@ Times are on Monday 2026-12-07 (UTC) unless a case says otherwise.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -143,6 +145,9 @@ def test_periods_with_required_n_split_where_the_free_set_changes() -> None:
     assert [(r.start, r.end, r.participants) for r in found] == [
         (t(10, 10), t(17), ("acc_a", "acc_b"))
     ]
+    # Making c busy all day joins the parts: more busy time, a longer period.
+    found = find_availability(query(group, minutes=60), {"acc_c": [(t(9), t(17))]})
+    assert [(r.start, r.end) for r in found] == [(t(9), t(17))]
     # With c free 09:00-10:00, the first part is exactly an hour and counts.
     found = find_availability(query(group, minutes=60), {"acc_c": [(t(10), t(17))]})
     assert [(r.start, r.end, r.participants) for r in found] == [
@@ -372,3 +377,14 @@ def test_impossible_queries_are_refused(build: object) -> None:
 def test_impossible_busy_times_are_refused_with_the_sub(bad: list[Interval]) -> None:
     with pytest.raises(ValueError, match="acc_a"):
         find_availability(query(), {"acc_a": bad})
+
+
+def test_the_core_imports_no_store_web_or_provider_code() -> None:
+    probe = (
+        "import sys, calsync.availability; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'fastapi', 'starlette', 'httpx', 'pydantic') or "
+        "m.startswith(('calsync.store', 'calsync.api', 'calsync.providers', 'calsync.sync'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
