@@ -98,65 +98,6 @@ rules_strategy = st.builds(
 )
 
 
-@st.composite
-def scenarios(
-    draw: st.DrawFn,
-    formats: tuple[ResponseFormat, ...] = tuple(ResponseFormat),
-    max_members: int = 4,
-) -> Scenario:
-    count = draw(st.integers(1, max_members) | st.integers(2, max_members))
-    members = []
-    for index in range(count):
-        managed = draw(st.sampled_from([False, False, False, True]))
-        members.append(
-            Member(
-                f"m{index}",
-                available_periods=draw(
-                    st.none()
-                    | st.none()
-                    | minute_intervals(-30, SPAN, max_size=3, min_length=60, max_length=300).map(
-                        tuple
-                    )
-                ),
-                managed_availability=managed,
-                availability_rule_ids=draw(
-                    st.none() | st.lists(st.sampled_from(["a", "b", "c"]), max_size=2).map(tuple)
-                )
-                if managed
-                else None,
-            )
-        )
-    groups = []
-    for _ in range(draw(st.sampled_from([1, 1, 2, 3]))):
-        chosen = draw(st.lists(st.sampled_from(members), min_size=1, max_size=count))
-        distinct = len(set(chosen))
-        every: st.SearchStrategy[Required] = st.just("all")
-        required = draw(every | st.integers(1, distinct) | st.integers(1, distinct))
-        groups.append(ParticipantGroup(tuple(chosen), required))
-    response_format = draw(st.sampled_from(formats))
-    query = AvailabilityQuery(
-        participants=tuple(groups),
-        required_duration=timedelta(minutes=draw(st.integers(1, 90))),
-        query_periods=tuple(draw(st.lists(_period(), min_size=1, max_size=3))),
-        buffer=Buffer(
-            before=timedelta(minutes=draw(st.integers(0, 30))),
-            after=timedelta(minutes=draw(st.integers(0, 30))),
-        ),
-        response_format=response_format,
-        start_interval=timedelta(minutes=draw(st.integers(1, 60) | st.sampled_from([15, 30]))),
-        max_results=draw(st.none() | st.integers(1, 6)),
-    )
-    busy = {
-        m.sub: draw(minute_intervals(-90, SPAN + 30, max_size=4, min_length=0, max_length=60))
-        for m in members
-        if draw(st.integers(0, 9)) > 0  # sometimes a member has no entry at all
-    }
-    rules = {
-        m.sub: draw(st.lists(rules_strategy, max_size=2)) for m in members if m.managed_availability
-    }
-    return Scenario(query, busy, rules)
-
-
 def _period() -> st.SearchStrategy[Interval]:
     """A query period inside ``[T0, T0 + SPAN)``; often on a quarter-hour grid, so
     that periods share starts and slot grids (and results repeat across periods)."""
@@ -164,6 +105,67 @@ def _period() -> st.SearchStrategy[Interval]:
     return st.tuples(st.integers(0, SPAN - 1) | quarter, st.integers(1, SPAN // 2) | quarter).map(
         lambda p: (at(p[0]), at(min(SPAN, p[0] + max(1, p[1]))))
     )
+
+
+# Built once: hypothesis validates a strategy when it is first drawn from, and building
+# these inside `scenarios` for every example cost more than the tests themselves.
+_MEMBER_COUNTS = {n: st.integers(1, n) | st.integers(min(2, n), n) for n in range(1, 9)}
+_MANAGED = st.sampled_from([False, False, False, True])
+_AVAILABLE_PERIODS = (
+    st.none()
+    | st.none()
+    | minute_intervals(-30, SPAN, max_size=3, min_length=60, max_length=300).map(tuple)
+)
+_RULE_IDS = st.none() | st.lists(st.sampled_from(["a", "b", "c"]), max_size=2).map(tuple)
+_GROUP_COUNT = st.sampled_from([1, 1, 2, 3])
+_EVERY: st.SearchStrategy[Required] = st.just("all")
+_REQUIRED = {n: _EVERY | st.integers(1, n) | st.integers(1, n) for n in range(1, 9)}
+_DURATION = st.integers(1, 90)
+_PERIODS = st.lists(_period(), min_size=1, max_size=3)
+_BUFFER = st.integers(0, 30)
+_START_INTERVAL = st.integers(1, 60) | st.sampled_from([15, 30])
+_MAX_RESULTS = st.none() | st.integers(1, 6)
+_HAS_BUSY = st.integers(0, 9)
+_BUSY = minute_intervals(-90, SPAN + 30, max_size=4, min_length=0, max_length=60)
+_RULES = st.lists(rules_strategy, max_size=2)
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn,
+    formats: tuple[ResponseFormat, ...] = tuple(ResponseFormat),
+    max_members: int = 4,
+) -> Scenario:
+    count = draw(_MEMBER_COUNTS[max_members])
+    members = []
+    for index in range(count):
+        managed = draw(_MANAGED)
+        members.append(
+            Member(
+                f"m{index}",
+                available_periods=draw(_AVAILABLE_PERIODS),
+                managed_availability=managed,
+                availability_rule_ids=draw(_RULE_IDS) if managed else None,
+            )
+        )
+    groups = []
+    for _ in range(draw(_GROUP_COUNT)):
+        chosen = draw(st.lists(st.sampled_from(members), min_size=1, max_size=count))
+        groups.append(ParticipantGroup(tuple(chosen), draw(_REQUIRED[len(set(chosen))])))
+    query = AvailabilityQuery(
+        participants=tuple(groups),
+        required_duration=timedelta(minutes=draw(_DURATION)),
+        query_periods=tuple(draw(_PERIODS)),
+        buffer=Buffer(
+            before=timedelta(minutes=draw(_BUFFER)), after=timedelta(minutes=draw(_BUFFER))
+        ),
+        response_format=draw(st.sampled_from(formats)),
+        start_interval=timedelta(minutes=draw(_START_INTERVAL)),
+        max_results=draw(_MAX_RESULTS),
+    )
+    busy = {m.sub: draw(_BUSY) for m in members if draw(_HAS_BUSY) > 0}  # sometimes no entry
+    rules = {m.sub: draw(_RULES) for m in members if m.managed_availability}
+    return Scenario(query, busy, rules)
 
 
 # -- the reference -------------------------------------------------------------------
