@@ -114,7 +114,7 @@ class ViewsMixin:
         if skip + top < len(values):
             params = {k: v for k, v in query.items() if k != "$skip"} | {"$skip": str(skip + top)}
             link = self.graph_endpoint + path.removeprefix(GRAPH_PREFIX)
-            body["@odata.nextLink"] = f"{link}?{urlencode(params)}"
+            body["@odata.nextLink"] = f"{link}?{urlencode(params, safe='$')}"
         body["value"] = values[skip : skip + top]
         return json_reply(200, body)
 

@@ -251,31 +251,31 @@ def _nth_match(day: date, days: list[str], index: str) -> bool:
 
 
 def _matches(p: dict[str, Any], start: date, day: date) -> bool:
-    kind, interval = p["type"], p["interval"]
+    kind: str = p["type"]
+    interval: int = p["interval"]
+    days: list[str] = p["daysOfWeek"]
+    day_of_month: int = p["dayOfMonth"]
+    month: int = p["month"]
+    index: str = p["index"]
+    first: str = p["firstDayOfWeek"]
     if kind == "daily":
         return (day - start).days % interval == 0
     if kind == "weekly":
-        weeks = (
-            _week_start(day, p["firstDayOfWeek"]) - _week_start(start, p["firstDayOfWeek"])
-        ).days
-        return DAYS[day.weekday()] in p["daysOfWeek"] and (weeks // 7) % interval == 0
+        weeks = (_week_start(day, first) - _week_start(start, first)).days
+        return DAYS[day.weekday()] in days and (weeks // 7) % interval == 0
     last_day = calendar.monthrange(day.year, day.month)[1]
     if kind == "absoluteMonthly":
-        return day.day == min(p["dayOfMonth"], last_day) and _months(start, day) % interval == 0
+        return day.day == min(day_of_month, last_day) and _months(start, day) % interval == 0
     if kind == "relativeMonthly":
         return (
             _months(start, day) % interval == 0
-            and DAYS[day.weekday()] in p["daysOfWeek"]
-            and _nth_match(day, p["daysOfWeek"], p["index"])
+            and DAYS[day.weekday()] in days
+            and _nth_match(day, days, index)
         )
-    in_year = (day.year - start.year) % interval == 0 and day.month == p["month"]
+    in_year = (day.year - start.year) % interval == 0 and day.month == month
     if kind == "absoluteYearly":
-        return in_year and day.day == min(p["dayOfMonth"], last_day)
-    return (
-        in_year
-        and DAYS[day.weekday()] in p["daysOfWeek"]
-        and _nth_match(day, p["daysOfWeek"], p["index"])
-    )
+        return in_year and day.day == min(day_of_month, last_day)
+    return in_year and DAYS[day.weekday()] in days and _nth_match(day, days, index)
 
 
 _days = st.lists(st.sampled_from(DAYS), min_size=1, max_size=4, unique=True)
@@ -339,7 +339,7 @@ def test_expansion_equals_a_day_by_day_filter(
         bound = start + timedelta(days=366 * 2 * 12)
     normal = series(pattern, rng)
     found = list(occurrence_dates(normal, until=bound))
-    expected = []
+    expected: list[date] = []
     day = start
     while day <= bound and not (range_kind == "numbered" and len(expected) == count):
         if _matches(normal["pattern"], start, day):
