@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes._graph_render import RenderOptions, removed, render_instance
+from tests.fakes._graph_render import RenderCache, RenderOptions, removed, render_instance
 from tests.fakes._graph_store import FakeCalendar, Instance, item_instances, own_instances
 from tests.fakes._graph_wire import (
     GRAPH_PREFIX,
@@ -91,6 +91,7 @@ class DeltaMixin:
     _page_sizes: list[int] | None
     _last_seq: int
     _generation: int
+    _render_cache: RenderCache
 
     if TYPE_CHECKING:
 
@@ -194,7 +195,9 @@ class DeltaMixin:
         batch = entries[cursor.offset : cursor.offset + size]
         organizer = self._organizer()
         value = [
-            render_instance(instance, options, organizer) if instance else removed(removed_id)
+            render_instance(instance, options, organizer, cache=self._render_cache)
+            if instance
+            else removed(removed_id)
             for instance, removed_id in batch
         ]
         link = self.graph_endpoint + cursor.round.path.removeprefix(GRAPH_PREFIX)

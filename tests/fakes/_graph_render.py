@@ -73,6 +73,9 @@ def normal_property_id(property_id: str) -> str:
     return f"{kind} {{{guid.lower()}}} {name_or_id} {name}"
 
 
+RenderCache = dict[tuple[Any, ...], tuple[Item, dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     zone_name: str | None = None
@@ -150,6 +153,60 @@ def _when(instant: datetime, stored: dict[str, Any], all_day: bool, label: str) 
     return {"dateTime": format_local(instant.astimezone(zone(label))), "timeZone": label}
 
 
+def _shared(item: Item, options: RenderOptions, organizer: dict[str, Any]) -> dict[str, Any]:
+    """What every instance rendered from ``item`` has in common."""
+    fields = item.fields
+    body = fields.get("body") or {"contentType": "text", "content": ""}
+    location = fields.get("location") or {}
+    shared: dict[str, Any] = {
+        "createdDateTime": format_instant(item.created),
+        "lastModifiedDateTime": format_instant(item.modified),
+        "changeKey": item.change_key,
+        "categories": list(fields.get("categories", [])),
+        "originalStartTimeZone": fields["start"]["timeZone"],
+        "originalEndTimeZone": fields["end"]["timeZone"],
+        "reminderMinutesBeforeStart": fields.get("reminderMinutesBeforeStart", 15),
+        "isReminderOn": fields.get("isReminderOn", True),
+        "hasAttachments": False,
+        "subject": fields.get("subject", ""),
+        "bodyPreview": _text_of(body)[:255],
+        "importance": fields.get("importance", "normal"),
+        "sensitivity": fields.get("sensitivity", "normal"),
+        "isAllDay": bool(fields.get("isAllDay")),
+        "isCancelled": False,
+        "isOrganizer": True,
+        "responseRequested": fields.get("responseRequested", True),
+        "showAs": fields.get("showAs", "busy"),
+        "onlineMeetingUrl": None,
+        "isOnlineMeeting": fields.get("isOnlineMeeting", False),
+        "onlineMeetingProvider": fields.get("onlineMeetingProvider", "unknown"),
+        "allowNewTimeProposals": fields.get("allowNewTimeProposals", True),
+        "isDraft": False,
+        "hideAttendees": fields.get("hideAttendees", False),
+        "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
+        "body": _body(body, options.text_body),
+        "location": _location(location),
+        "locations": [_location(location)] if location.get("displayName") else [],
+        "attendees": [
+            {
+                "type": "required",
+                "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+                **copy_json(a),
+            }
+            for a in fields.get("attendees", [])
+        ],
+        "organizer": organizer,
+        "onlineMeeting": None,
+    }
+    if options.expand is not None:
+        shared["singleValueExtendedProperties"] = [
+            copy_json(p)
+            for p in fields.get("singleValueExtendedProperties", [])
+            if property_key(p["id"]) in options.expand
+        ]
+    return shared
+
+
 def render(
     *,
     item: Item,
@@ -162,78 +219,48 @@ def render(
     options: RenderOptions,
     default_zone: str | None,
     organizer: dict[str, Any],
+    cache: RenderCache | None = None,
 ) -> dict[str, Any]:
-    """One event as Graph shows it; ``default_zone`` None means each time in its own zone."""
+    """One event as Graph shows it; ``default_zone`` None means each time in its own zone.
+
+    ``cache`` keeps the instance-independent part of each item (items never change; a
+    write makes a new one), shared by the occurrences of a series and across responses.
+    Only for replies serialised at once: the shared nested objects must not be mutated.
+    """
+    key = (id(item), options.text_body, options.expand)
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None and cached[0] is item:
+        shared = cached[1]
+    else:
+        shared = _shared(item, options, organizer)
+        if cache is not None:
+            if len(cache) > 50_000:
+                cache.clear()
+            cache[key] = (item, shared)
     fields = item.fields
-    all_day = bool(fields.get("isAllDay"))
+    all_day = shared["isAllDay"]
     start_label = options.zone_name or default_zone or fields["start"]["timeZone"]
     end_label = options.zone_name or default_zone or fields["end"]["timeZone"]
     occurrence = event_type == "occurrence"
-    body = fields.get("body") or {"contentType": "text", "content": ""}
     ical_uid = item.ical_uid
     if original_start is not None:
-        ical_uid = f"{item.ical_uid[:-8]}{original_start:%Y%m%d}"
+        ical_uid = f"{item.ical_uid[:-8]}{original_start.date().isoformat().replace('-', '')}"
     event: dict[str, Any] = {
         "@odata.etag": item.etag,
         "id": instance_id,
-        "createdDateTime": format_instant(item.created),
-        "lastModifiedDateTime": format_instant(item.modified),
-        "changeKey": item.change_key,
-        "categories": list(fields.get("categories", [])),
-        "originalStartTimeZone": fields["start"]["timeZone"],
-        "originalEndTimeZone": fields["end"]["timeZone"],
+        **shared,
         "iCalUId": ical_uid,
-        "reminderMinutesBeforeStart": fields.get("reminderMinutesBeforeStart", 15),
-        "isReminderOn": fields.get("isReminderOn", True),
-        "hasAttachments": False,
-        "subject": fields.get("subject", ""),
-        "bodyPreview": _text_of(body)[:255],
-        "importance": fields.get("importance", "normal"),
-        "sensitivity": fields.get("sensitivity", "normal"),
-        "isAllDay": all_day,
-        "isCancelled": False,
-        "isOrganizer": True,
-        "responseRequested": fields.get("responseRequested", True),
         "seriesMasterId": series_master_id,
-        "showAs": fields.get("showAs", "busy"),
         "type": event_type,
         "webLink": f"https://outlook.office365.com/owa/?itemid={instance_id}&exvsurl=1&path=/calendar/item",
-        "onlineMeetingUrl": None,
-        "isOnlineMeeting": fields.get("isOnlineMeeting", False),
-        "onlineMeetingProvider": fields.get("onlineMeetingProvider", "unknown"),
-        "allowNewTimeProposals": fields.get("allowNewTimeProposals", True),
-        "isDraft": False,
-        "hideAttendees": fields.get("hideAttendees", False),
-        "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
-        "body": _body(body, options.text_body),
         "start": _when(start, fields["start"], all_day, start_label),
         "end": _when(end, fields["end"], all_day, end_label),
-        "location": _location(fields.get("location")),
-        "locations": [_location(fields["location"])]
-        if (fields.get("location") or {}).get("displayName")
-        else [],
         "recurrence": None if occurrence else copy_json(fields.get("recurrence")),
-        "attendees": [
-            {
-                "type": "required",
-                "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
-                **copy_json(a),
-            }
-            for a in fields.get("attendees", [])
-        ],
-        "organizer": organizer,
-        "onlineMeeting": None,
     }
     if original_start is not None:
         event["originalStart"] = format_whole_instant(original_start)
     if fields.get("transactionId") and not occurrence:
         event["transactionId"] = fields["transactionId"]
-    if options.expand is not None:
-        event["singleValueExtendedProperties"] = [
-            copy_json(p)
-            for p in fields.get("singleValueExtendedProperties", [])
-            if property_key(p["id"]) in options.expand
-        ]
     if options.select is not None:
         keep = options.select | {"@odata.etag", "id", "singleValueExtendedProperties"}
         event = {k: v for k, v in event.items() if k in keep}
@@ -245,6 +272,7 @@ def render_instance(
     options: RenderOptions,
     organizer: dict[str, Any],
     default_zone: str | None = "UTC",
+    cache: RenderCache | None = None,
 ) -> dict[str, Any]:
     return render(
         item=instance.source,
@@ -257,6 +285,7 @@ def render_instance(
         options=options,
         default_zone=default_zone,
         organizer=organizer,
+        cache=cache,
     )
 
 

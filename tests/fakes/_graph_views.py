@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from tests.fakes._graph_render import RenderOptions, render, render_instance
+from tests.fakes._graph_render import RenderCache, RenderOptions, render, render_instance
 from tests.fakes._graph_store import (
     FakeCalendar,
     Item,
@@ -61,6 +61,7 @@ class ViewsMixin:
     user_id: str
     user_principal_name: str
     user_display_name: str
+    _render_cache: RenderCache
 
     if TYPE_CHECKING:
 
@@ -161,7 +162,9 @@ class ViewsMixin:
         instances = [i for item in cal.items.values() for i in item_instances(item, start, end)]
         instances.sort(key=lambda i: (i.start, i.id))
         organizer = self._organizer()
-        values = [render_instance(i, options, organizer) for i in instances]
+        values = [
+            render_instance(i, options, organizer, cache=self._render_cache) for i in instances
+        ]
         return self._paged(path, query, values, f"users('{self.user_id}')/calendarView")
 
     def _event_view(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import secrets
@@ -236,18 +237,17 @@ def parse_offset_instant(text: Any, name: str) -> datetime:
 
 def format_local(value: datetime) -> str:
     """Graph's dateTime: seven fractional digits, no offset."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0"
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "0"
 
 
 def format_instant(value: datetime) -> str:
     """A DateTimeOffset in UTC, as in createdDateTime: ``2019-02-28T21:17:57.5619700Z``."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond:06d}0Z"
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"
 
 
 def format_whole_instant(value: datetime) -> str:
     """originalStart: ``2019-04-16T20:30:00Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def now_utc() -> datetime:
@@ -282,13 +282,20 @@ _DOCUMENTED_IANA_TEXT = """Etc/GMT+12 Etc/GMT+11 Pacific/Honolulu America/Anchor
 DOCUMENTED_IANA_ZONES = frozenset(_DOCUMENTED_IANA_TEXT.split())
 
 
+@functools.cache
+def _known_zone(name: str) -> ZoneInfo | None:
+    if name in WINDOWS_TO_OLSON:
+        return ZoneInfo(WINDOWS_TO_OLSON[name])
+    if name in DOCUMENTED_IANA_ZONES:
+        return ZoneInfo(name)
+    return None
+
+
 def zone(name: Any) -> ZoneInfo:
     """The zone a Graph time-zone name stands for; 400 for names Graph does not take."""
-    if isinstance(name, str):
-        if name in WINDOWS_TO_OLSON:
-            return ZoneInfo(WINDOWS_TO_OLSON[name])
-        if name in DOCUMENTED_IANA_ZONES:
-            return ZoneInfo(name)
+    found = _known_zone(name) if isinstance(name, str) else None
+    if found is not None:
+        return found
     raise bad_request(
         "A valid TimeZone value must be specified. The following TimeZone value is not "
         f"supported: '{name}'.",

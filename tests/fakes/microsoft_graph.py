@@ -47,7 +47,7 @@ from typing import Any
 from tests.fakes._graph_delta import DeltaMixin
 from tests.fakes._graph_events import EventWritesMixin
 from tests.fakes._graph_identity import IdentityMixin
-from tests.fakes._graph_render import RenderOptions, render_instance
+from tests.fakes._graph_render import RenderCache, RenderOptions, render_instance
 from tests.fakes._graph_routes import RoutesMixin
 from tests.fakes._graph_store import FakeCalendar, item_instances
 from tests.fakes._graph_subscriptions import SubscriptionsMixin
@@ -141,6 +141,7 @@ class MicrosoftGraphFake(
         self._last_seq = 0
         self._generation = 157
         self._transactions: dict[str, str] = {}
+        self._render_cache: RenderCache = {}
         self._page_sizes: list[int] | None = None
         self._faults: deque[Fault] = deque()
         self._lost: list[list[Any]] = []
