@@ -63,8 +63,10 @@ _ALLOWED = {
     "clientState", "lifecycleNotificationUrl", "latestSupportedTlsVersion",
     "includeResourceData", "notificationUrlAppId",
 }  # fmt: skip
+#: me/events (every calendar), me/calendar/events (the default one), me/calendars/{id}/events,
+#: or the same under users/{id or userPrincipalName}.
 _RESOURCE_RE = re.compile(
-    r"^/?(?:me|users/[^/]+)/(?:events|calendar/events|calendars/([^/]+)/events)$", re.IGNORECASE
+    r"^/?(?:me|users/([^/]+))/(events|calendar/events|calendars/([^/]+)/events)$", re.IGNORECASE
 )
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "missed", "subscriptionRemoved")
 
@@ -109,6 +111,7 @@ class SubscriptionsMixin:
     client_id: str
     tenant_id: str
     user_id: str
+    user_principal_name: str
     max_subscription_minutes: int
     validation_timeout: float
     notification_timeout: float
@@ -221,8 +224,17 @@ class SubscriptionsMixin:
         match = _RESOURCE_RE.match(str(body["resource"]))
         if match is None:
             raise bad_request(f"Invalid resource '{body['resource']}'.", "InvalidRequest")
-        calendar_id = match.group(1)
+        user, kind, calendar_id = match.groups()
+        if user is not None and user.lower() not in (
+            self.user_id,
+            self.user_principal_name.lower(),
+        ):
+            raise GraphError(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+            )
         with self.lock:
+            if kind.lower() == "calendar/events":
+                calendar_id = next(c.id for c in self.calendars.values() if c.is_default)
             if calendar_id is not None and calendar_id not in self.calendars:
                 raise GraphError(
                     404, "ErrorItemNotFound", "The specified object was not found in the store."

@@ -248,3 +248,20 @@ def test_failed_deliveries_are_retried(
     attempts = graph_fake.notifications_for(sub["id"])
     assert [a.status for a in attempts][:2] == [500, 500]
     assert attempts[0].body == attempts[1].body
+
+
+def test_resource_paths_name_the_calendars_watched(
+    graph_fake: MicrosoftGraphFake, client: httpx.Client, receiver: WebhookReceiver
+) -> None:
+    other = graph_fake.add_calendar("Other")
+    default_only = subscription(graph_fake.default_calendar_id, receiver.url)
+    default_only["resource"] = "me/calendar/events"
+    sub = client.post("/subscriptions", json=default_only).json()
+    graph_fake.put_event(other, event_body("not watched", soon()))
+    watched = graph_fake.put_event(graph_fake.default_calendar_id, event_body("watched", soon()))
+    assert receiver.wait_for(lambda _: len(changes(receiver)) >= 1)
+    assert [(n["subscriptionId"], n["resourceData"]["id"]) for n in changes(receiver)] == [
+        (sub["id"], watched)
+    ]
+    someone_else = {**default_only, "resource": "users/someone@contoso.com/events"}
+    assert client.post("/subscriptions", json=someone_else).status_code == 403
