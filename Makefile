@@ -7,6 +7,9 @@ CONFIG ?= config.example.toml
 PG_PROBE_URL := postgresql+psycopg://postgres@127.0.0.1:5432/test
 # CI explores more hypothesis examples (the sync state machine runs 1,000).
 export HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
+# pytest-xdist workers: most of the suite waits on real servers (Radicale, PostgreSQL,
+# daemons), so one worker per core keeps both cores busy. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -39,7 +42,7 @@ pytest: $(VENV)/.installed-dev
 		echo "PostgreSQL answers on 127.0.0.1:5432: store tests run on it too"; \
 		export CALSYNC_TEST_POSTGRES_URL=$(PG_PROBE_URL); \
 	fi; \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

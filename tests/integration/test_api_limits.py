@@ -201,9 +201,9 @@ def test_healthz(http: httpx.Client) -> None:
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-def test_healthz_unmigrated_store_is_503(store_url: str) -> None:
+def test_healthz_unmigrated_store_is_503(empty_store_url: str) -> None:
     with (
-        run_api_server(store_url, migrate=False) as server,
+        run_api_server(empty_store_url, migrate=False) as server,
         httpx.Client(base_url=server.base_url) as http,
     ):
         response = http.get("/healthz")

@@ -12,7 +12,8 @@ from calsync.store import Store
 from calsync.store.schema import current_revision, head_revision, schema_diff
 
 
-def test_migrations_apply_and_match_the_models(store_url: str) -> None:
+def test_migrations_apply_and_match_the_models(empty_store_url: str) -> None:
+    store_url = empty_store_url
     store = Store(store_url)
     try:
         with pytest.raises(StoreError, match="empty"):
