@@ -6,7 +6,7 @@ A real HTTP receiver on 127.0.0.1 plays the client's webhook endpoint.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,24 +104,26 @@ def test_the_lifecycle_url_is_validated_too(
 @pytest.mark.parametrize(
     "change",
     [
-        {"expirationDateTime": expires(4231)},
-        {"expirationDateTime": expires(-5)},
-        {"expirationDateTime": "2030-01-01T00:00:00"},
-        {"clientState": None},
-        {"changeType": "created,moved"},
-        {"resource": "me/messages"},
-        {"notificationUrl": "http://example.com/hook"},
-        {"includeResourceData": True},
-        {"notificationURL": "https://example.com/hook"},
+        # Expiry times are made when the test runs: collected minutes earlier
+        # (a busy machine, many workers), "4231 minutes from now" would not be.
+        lambda: {"expirationDateTime": expires(4231)},
+        lambda: {"expirationDateTime": expires(-5)},
+        lambda: {"expirationDateTime": "2030-01-01T00:00:00"},
+        lambda: {"clientState": None},
+        lambda: {"changeType": "created,moved"},
+        lambda: {"resource": "me/messages"},
+        lambda: {"notificationUrl": "http://example.com/hook"},
+        lambda: {"includeResourceData": True},
+        lambda: {"notificationURL": "https://example.com/hook"},
     ],
 )
 def test_requests_graph_refuses_get_400(
     graph_fake: MicrosoftGraphFake,
     client: httpx.Client,
     receiver: WebhookReceiver,
-    change: dict[str, Any],
+    change: Callable[[], dict[str, Any]],
 ) -> None:
-    body = {**subscription(graph_fake.default_calendar_id, receiver.url), **change}
+    body = {**subscription(graph_fake.default_calendar_id, receiver.url), **change()}
     refused = client.post("/subscriptions", json={k: v for k, v in body.items() if v is not None})
     assert refused.status_code == 400, refused.text
     assert client.get("/subscriptions").json()["value"] == []
