@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 import pytest
@@ -96,9 +97,14 @@ class SyncHarness:
             ]
             return calendar
 
+    @cached_property
+    def calendar_pk(self) -> int:
+        """The calendar's key (stable; `calendar` re-reads the whole record)."""
+        return self.calendar().pk
+
     def events(self, *, include_deleted: bool = False) -> list[EventRecord]:
         with self.store.read() as uow:
-            return uow.events.list_calendar(self.calendar().pk, include_deleted=include_deleted)
+            return uow.events.list_calendar(self.calendar_pk, include_deleted=include_deleted)
 
     def live_by_summary(self) -> dict[str, EventRecord]:
         return {e.content.summary: e for e in self.events()}
@@ -111,19 +117,24 @@ class SyncHarness:
 
     def local_upsert(self, event_id: str, body: EventContent) -> None:
         with self.store.write() as uow:
-            uow.events.upsert_managed(self.calendar().pk, event_id, body)
+            uow.events.upsert_managed(self.calendar_pk, event_id, body)
 
     def local_delete(self, event_id: str) -> None:
         with self.store.write() as uow:
-            uow.events.delete_managed(self.calendar().pk, event_id)
+            uow.events.delete_managed(self.calendar_pk, event_id)
+
+    def stored(self, event_id: str) -> EventRecord | None:
+        """The app's event ``event_id`` as stored (tombstone included), if any."""
+        with self.store.read() as uow:
+            return uow.events.get_in_calendar(self.calendar_pk, event_id=event_id)
 
     def pending(self) -> list[EventRecord]:
         with self.store.read() as uow:
-            return uow.events.pending_pushes(calendar_pk=self.calendar().pk)
+            return uow.events.pending_pushes(calendar_pk=self.calendar_pk)
 
     def cursor(self) -> str | None:
         with self.store.read() as uow:
-            record = uow.cursors.get(self.calendar().pk)
+            record = uow.cursors.get(self.calendar_pk)
         return None if record is None else record.cursor
 
     def assert_converged(self) -> None:

@@ -137,10 +137,8 @@ class SyncMachine(RuleBasedStateMachine):
         self._acknowledged(event_id, None, changed=self._stored_seq(event_id) != before)
 
     def _stored_seq(self, event_id: str) -> int | None:
-        for event in self.harness.events(include_deleted=True):
-            if event.event_id == event_id:
-                return event.change_seq
-        return None
+        stored = self.harness.stored(event_id)
+        return None if stored is None else stored.change_seq
 
     def _acknowledged(self, event_id: str, summary: str | None, *, changed: bool) -> None:
         self.acked[event_id] = summary
