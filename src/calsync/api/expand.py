@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
+from recurring_ical_events.util import make_comparable
 
 from calsync.api.times import is_valid_tzid, overlaps
 from calsync.model import EventContent
@@ -40,9 +41,6 @@ log = logging.getLogger(__name__)
 
 MAX_OCCURRENCES_PER_SERIES = 2000
 _SOURCE_PROP = "X-CALSYNC-SOURCE"
-# All-day dates float: widen the library's window by the widest zone offsets,
-# then trim exactly in the caller's zone.
-_SLACK = timedelta(hours=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +132,22 @@ def _component(uid: str, content: EventContent, index: int) -> icalendar.Event:
     return event
 
 
+def recurrence_id_property(override: EventContent, tzid: str | None = None) -> Any:
+    """The override's RECURRENCE-ID: the provider's line when the reader kept it
+    (``RANGE=THISANDFUTURE``, another zone), else its original start in ``tzid``
+    (default: the override's own zone, as the reader decided what to keep)."""
+    assert override.original_start is not None
+    if override.recurrence_id:
+        try:
+            text = f"BEGIN:VEVENT\r\n{override.recurrence_id}\r\nEND:VEVENT\r\n"
+            return icalendar.Event.from_ical(text)["RECURRENCE-ID"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            log.warning("ignoring an unreadable RECURRENCE-ID %r", override.recurrence_id)
+    holder = icalendar.Event()
+    holder.add("recurrence-id", _local(override.original_start, tzid or override.tzid))
+    return holder["RECURRENCE-ID"]
+
+
 def build_calendar(
     uid: str, master: EventContent, overrides: Sequence[EventContent]
 ) -> icalendar.Calendar:
@@ -149,7 +163,7 @@ def build_calendar(
         if override.original_start is None:
             continue
         component = _component(uid, override, position)
-        component.add("recurrence-id", _local(override.original_start, master.tzid))
+        component.add("recurrence-id", recurrence_id_property(override), encode=False)
         cal.add_component(component)
     return cal
 
@@ -169,19 +183,20 @@ def expand_series(
 ) -> list[Occurrence[T]]:
     """The occurrences of one series overlapping ``window`` (viewed in ``zone``), by start.
 
-    Cancelled overrides remove their occurrence; other overrides replace it.
+    Exactly what ``recurring_ical_events.of(cal).between(from, to)`` gives, with
+    ``from`` and ``to`` in ``zone`` (an all-day date is that day in ``zone``),
+    less the cancelled ones.
     """
     sources = [master, *overrides]
-    lo, hi = window
+    lo, hi = (moment.astimezone(zone) for moment in window)
     # between() is fast; after() re-scans growing spans and is unusable here.
     # Sub-daily rules get their span clamped so the cap bounds the work too.
-    begin = max(lo - _SLACK, _start_key_of(master[1].start))
     span = _max_span(master[1].recurrence)
-    span_end = hi + _SLACK if span is None else min(hi + _SLACK, begin + span)
+    if span is not None:
+        hi = max(lo, min(hi, max(lo, _start_key_of(master[1].start)) + span))
     try:
         cal = build_calendar(uid, master[1], [content for _, content in overrides])
-        query = recurring_ical_events.of(cal)
-        components = sorted(query.between(lo - _SLACK, span_end), key=_start_key)
+        components = sorted(recurring_ical_events.of(cal).between(lo, hi), key=_start_key)
     except Exception:  # a provider's malformed rule must never break a read
         log.warning("cannot expand series %s; showing its first occurrence only", uid)
         return list(iter_single(master[0], master[1], window, zone))
@@ -189,18 +204,33 @@ def expand_series(
     for component in components:
         if len(result) >= MAX_OCCURRENCES_PER_SERIES:
             break
-        start = _plain(component.DTSTART)
-        end = _plain(component.DTEND) if "DTEND" in component else start
         if str(component.get("STATUS", "")).upper() == "CANCELLED":
             continue
-        if not overlaps(start, end, window, zone):
-            continue
+        start = _plain(component.DTSTART)
+        end = _plain(component.DTEND) if "DTEND" in component else start
         index = int(str(component.get(_SOURCE_PROP, "0")))
         source, content = sources[index] if 0 <= index < len(sources) else sources[0]
-        rid = component.get("RECURRENCE-ID")
-        original = _plain(rid.dt) if rid is not None else start
+        original = _original_start(component, content, start)
         result.append(Occurrence(start, end, original, source, content))
     return result
+
+
+def _original_start(
+    component: icalendar.Event, content: EventContent, start: EventTime
+) -> EventTime:
+    """The start the rule gave this occurrence (its identity in the series).
+
+    An occurrence that a RANGE=THISANDFUTURE override moved carries that
+    override's RECURRENCE-ID; its own is its start less the override's shift,
+    undone the way the library applied it.
+    """
+    rid = component.get("RECURRENCE-ID")
+    if rid is None:
+        return start
+    if rid.params.get("RANGE") != "THISANDFUTURE" or start == _plain(content.start):
+        return _plain(rid.dt)
+    own_start, rid_start = make_comparable((_local(content.start, content.tzid), rid.dt))
+    return _plain(component.DTSTART - (own_start - rid_start))
 
 
 def _start_key(component: icalendar.Event) -> datetime:

@@ -8,7 +8,8 @@ The feed is generated with icalendar:
 * single events are emitted in UTC (or as DATE values when all-day);
 * recurring masters keep their RRULE/RDATE/EXDATE and are emitted in their own
   zone (with a generated VTIMEZONE), because a rule repeats in local time;
-* overrides share the master's UID and carry RECURRENCE-ID.
+* overrides share the master's UID and carry RECURRENCE-ID (the provider's own
+  line when calsync kept it, so ``RANGE=THISANDFUTURE`` reaches the feed's readers).
 
 The ETag is strong: a SHA-256 of the exact bytes served, so ``If-None-Match``
 is answered with 304 only when the content is byte-identical.
@@ -24,7 +25,7 @@ import icalendar
 from fastapi import APIRouter, Request, Response
 
 from calsync.api.deps import Services
-from calsync.api.expand import recurrence_properties
+from calsync.api.expand import recurrence_id_property, recurrence_properties
 from calsync.api.times import is_valid_tzid
 from calsync.errors import NotFound
 from calsync.model.events import EventTime
@@ -83,7 +84,8 @@ def _vevent(event: EventRecord, uid: str, master_tzid: str | None) -> icalendar.
         for name, value in recurrence_properties(content.recurrence):
             vevent.add(name, value, encode=False)
     if content.original_start is not None and master_tzid is not None:
-        vevent.add("recurrence-id", place(content.original_start))
+        # The provider's own RECURRENCE-ID when calsync kept it (RANGE=THISANDFUTURE).
+        vevent.add("recurrence-id", recurrence_id_property(content, master_tzid), encode=False)
     return vevent
 
 
