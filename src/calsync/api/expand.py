@@ -185,7 +185,7 @@ def expand_series(
 
     Exactly what ``recurring_ical_events.of(cal).between(from, to)`` gives, with
     ``from`` and ``to`` in ``zone`` (an all-day date is that day in ``zone``),
-    less the cancelled ones.
+    less the cancelled ones, and each occurrence once (see below).
     """
     sources = [master, *overrides]
     lo, hi = (moment.astimezone(zone) for moment in window)
@@ -201,6 +201,7 @@ def expand_series(
         log.warning("cannot expand series %s; showing its first occurrence only", uid)
         return list(iter_single(master[0], master[1], window, zone))
     result: list[Occurrence[T]] = []
+    seen: set[tuple[EventTime, EventTime, EventTime, int]] = set()
     for component in components:
         if len(result) >= MAX_OCCURRENCES_PER_SERIES:
             break
@@ -211,6 +212,12 @@ def expand_series(
         index = int(str(component.get(_SOURCE_PROP, "0")))
         source, content = sources[index] if 0 <= index < len(sources) else sources[0]
         original = _original_start(component, content, start)
+        # The library lists an all-day day twice when two DATE-TIME values of the
+        # series fall on it; one identity, one occurrence.
+        key = (original, start, end, index)
+        if key in seen:
+            continue
+        seen.add(key)
         result.append(Occurrence(start, end, original, source, content))
     return result
 

@@ -7,7 +7,8 @@ The feed is generated with icalendar:
 
 * single events are emitted in UTC (or as DATE values when all-day);
 * recurring masters keep their RRULE/RDATE/EXDATE and are emitted in their own
-  zone (with a generated VTIMEZONE), because a rule repeats in local time;
+  zone (with a generated VTIMEZONE), because a rule repeats in local time; their
+  overrides in theirs;
 * overrides share the master's UID and carry RECURRENCE-ID (the provider's own
   line when calsync kept it, so ``RANGE=THISANDFUTURE`` reaches the feed's readers).
 
@@ -46,10 +47,10 @@ def _utc(value: EventTime) -> EventTime:
     return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
-def _vevent(event: EventRecord, uid: str, master_tzid: str | None) -> icalendar.Event:
+def _vevent(event: EventRecord, uid: str, series_tzid: str | None) -> icalendar.Event:
     content = event.content
-    # Series members are written in the series' zone so the rule repeats in local time.
-    place = (lambda v: _zoned(v, master_tzid)) if master_tzid is not None else _utc
+    # Series members are written in a zone (a rule repeats in local time); singles in UTC.
+    place = (lambda v: _zoned(v, series_tzid)) if series_tzid is not None else _utc
     vevent = icalendar.Event()
     vevent.add("uid", uid)
     vevent.add("dtstamp", event.updated.astimezone(UTC))
@@ -83,9 +84,9 @@ def _vevent(event: EventRecord, uid: str, master_tzid: str | None) -> icalendar.
     if content.recurrence:
         for name, value in recurrence_properties(content.recurrence):
             vevent.add(name, value, encode=False)
-    if content.original_start is not None and master_tzid is not None:
+    if content.original_start is not None and series_tzid is not None:
         # The provider's own RECURRENCE-ID when calsync kept it (RANGE=THISANDFUTURE).
-        vevent.add("recurrence-id", recurrence_id_property(content, master_tzid), encode=False)
+        vevent.add("recurrence-id", recurrence_id_property(content), encode=False)
     return vevent
 
 
@@ -102,7 +103,9 @@ def render_feed(calendar: CalendarRecord, events: list[EventRecord]) -> bytes:
         if event.content.recurring:
             vevent = _vevent(event, event.event_uid, event.content.tzid)
         elif master is not None and event.content.original_start is not None:
-            vevent = _vevent(event, master.event_uid, master.content.tzid)
+            # In its own zone, as the read API expands it: a RANGE=THISANDFUTURE
+            # shift is its start less its RECURRENCE-ID, wall-clock within one zone.
+            vevent = _vevent(event, master.event_uid, event.content.tzid)
         else:  # a single event, or an instance whose master is gone
             vevent = _vevent(event, event.event_uid, None)
         cal.add_component(vevent)
