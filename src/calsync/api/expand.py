@@ -7,14 +7,26 @@ event it came from. We never evaluate an RRULE ourselves.
 
 Rules worth knowing:
 
+* The result is exactly ``recurring_ical_events.of(cal).between(from, to)``
+  (tests/unit/test_recurrence_fidelity.py compares the two on generated
+  series), with ``from``/``to`` in the reader's zone and no widening: the
+  library's window is the answer, quirks included.
 * A timed master's DTSTART is given in the master's own ``tzid``, because an
   RRULE repeats in local wall time: a weekly 09:00 New York meeting stays at
   09:00 across a DST change (14:00Z in winter, 13:00Z in summer).
-* An override replaces the occurrence whose original start equals its
-  ``original_start`` (iCalendar RECURRENCE-ID). A cancelled override removes
-  the occurrence.
+* An override carries the RECURRENCE-ID its provider wrote when the reader
+  kept it (``EventContent.recurrence_id``: ``RANGE=THISANDFUTURE``, another
+  zone), else its ``original_start`` in its own zone. The library applies it:
+  it replaces the matching occurrence, and with ``RANGE=THISANDFUTURE`` it
+  shifts and re-titles the later ones too. RANGE is resolved here, at read
+  time, and never stored as a split series: the store keeps what the provider
+  holds, so a later change of the rule (an EXDATE added on the server) still
+  applies, and a write-back sends the override as it was.
+* A cancelled occurrence (a cancelled override, or one a cancelled
+  RANGE=THISANDFUTURE override reaches) is not shown.
 * Every occurrence gets an identity that is stable and distinct within the
-  series: see `occurrence_uid`.
+  series: see `occurrence_uid`; one shifted by RANGE=THISANDFUTURE keeps the
+  start its rule gave it.
 * A series can produce at most `MAX_OCCURRENCES_PER_SERIES` occurrences per
   window, so a pathological rule (FREQ=SECONDLY) cannot stall a read.
 """

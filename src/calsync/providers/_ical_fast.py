@@ -10,9 +10,12 @@ It must give exactly what the icalendar path gives, so it is deliberately
 narrow: whenever a resource holds anything outside the shapes it knows (a TZID
 that is not an IANA zone, RFC 6868 ``^`` escapes or backslashes in parameters,
 ``VALUE=`` on a property it reads, a repeated single-valued property, nested
-VEVENTs, unparsable values...) it returns None and `parse_events` falls back
-to icalendar for that resource. tests/unit/test_ical_fast.py checks the two
-paths agree on generated events.
+VEVENTs, a floating series with zoned EXDATE / RDATE values, unparsable
+values...) it returns None and `parse_events` falls back to icalendar for that
+resource. Both readers share the decisions that need care (`_ical.event_times`,
+`_ical.kept_recurrence_id`). tests/unit/test_ical_fast.py and
+tests/unit/test_recurrence_fidelity.py check the two paths agree on generated
+events and series.
 
 Recurrence lines are re-serialised through icalendar (the slow path's
 canonical form), on a small VEVENT holding only those lines, and memoised: a
@@ -206,8 +209,8 @@ def _convert(props: _Props) -> _ical.ParsedEvent | None:
         color=_text(props, "COLOR") or None,
         private=_text(props, "CLASS").upper() in ("PRIVATE", "CONFIDENTIAL"),
         recurrence_id=None
-        if original_start is None
-        else _recurrence_id(props["RECURRENCE-ID"][0], original_start, tzid),
+        if recurrence_id is None or original_start is None
+        else _recurrence_id(props["RECURRENCE-ID"][0], recurrence_id, original_start, tzid),
     )
     origin = props.get(_ical.ORIGIN_PROPERTY)
     return _ical.ParsedEvent(
@@ -306,12 +309,28 @@ def _aware_recurrence(props: _Props) -> bool:
     return False
 
 
-def _recurrence_id(raw: tuple[str, str], original_start: date | datetime, tzid: str) -> str | None:
+def _recurrence_id(
+    raw: tuple[str, str], value: date | datetime, original_start: date | datetime, tzid: str
+) -> str | None:
     """`_ical.kept_recurrence_id` of the RECURRENCE-ID line as icalendar re-serialises it."""
+    if _as_rebuilt(raw[0], value, tzid):
+        return None
     line = f"RECURRENCE-ID{raw[0]}:{raw[1]}"
-    if _ical.kept_recurrence_id(line, original_start, tzid) is None:
-        return None  # written as calsync writes it: nothing to keep
     return _ical.kept_recurrence_id(_canonical_line(line), original_start, tzid)
+
+
+def _as_rebuilt(section: str, value: date | datetime, tzid: str) -> bool:
+    """Whether the line is written exactly as `_ical` rebuilds it from the override's
+    original start in its own zone (the common case, decided without icalendar)."""
+    if not isinstance(value, datetime):
+        return section == ";VALUE=DATE"
+    if value.tzinfo is UTC:
+        return section == "" and tzid == "Etc/UTC"
+    zone = value.tzinfo
+    if not isinstance(zone, ZoneInfo) or zone.key != tzid or section != f";TZID={tzid}":
+        return False
+    wall = value.replace(tzinfo=None)
+    return value.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall  # not in a gap
 
 
 @lru_cache(maxsize=1024)
