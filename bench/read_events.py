@@ -230,7 +230,7 @@ RAW_COLUMNS = (
 RAW_SQL = (
     f"SELECT {RAW_COLUMNS} FROM events e JOIN calendars c ON e.calendar_id = c.id "
     "WHERE e.account_id = {p} AND e.deleted = {false} "
-    "AND ((e.start_at < {p} AND e.end_at > {p}) OR (e.recurring = {true} AND e.start_at < {p})) "
+    "AND ((e.start_at < {p} AND e.end_at > {p}) OR e.recurring = {true}) "
     "ORDER BY e.updated, e.id LIMIT 101"
 )
 
@@ -255,12 +255,11 @@ class RawPage:
                 account_pk,
                 hi.strftime(stamp),
                 lo.strftime(stamp),
-                hi.strftime(stamp),
             )
         else:
             self.conn = psycopg.connect(libpq_url(url), autocommit=True)
             self.sql = RAW_SQL.format(p="%s", false="false", true="true")
-            self.params = (account_pk, hi, lo, hi)
+            self.params = (account_pk, hi, lo)
 
     def explain(self, calendar_pks: list[int]) -> str:
         """The plans of the page query, without and with ``calendar_id IN (...)``."""

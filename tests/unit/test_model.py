@@ -45,6 +45,10 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "url": optional_texts,
     "color": optional_texts,
     "private": st.booleans(),
+    "recurrence_id": st.none()
+    | st.sampled_from(
+        ["RECURRENCE-ID;RANGE=THISANDFUTURE:20300101T000000Z", "RECURRENCE-ID:20300101T090000"]
+    ),
 }
 
 contents = st.builds(EventContent, **FIELD_VALUES)
@@ -123,3 +127,35 @@ def test_fingerprint_is_pinned() -> None:
 def test_all_day_follows_the_type_of_start(content: EventContent) -> None:
     assert content.all_day is (not isinstance(content.start, datetime))
     assert content.recurring is bool(content.recurrence)
+
+
+def test_fingerprints_stored_before_recurrence_id_existed_stay_valid() -> None:
+    # Pinned from the code before `recurrence_id` was added: rows already in a
+    # store must not all look changed to the next sync.
+    series = EventContent(
+        summary="Standup ",
+        start=datetime(2026, 3, 2, 14, tzinfo=UTC),
+        end=datetime(2026, 3, 2, 15, tzinfo=UTC),
+        tzid="America/New_York",
+        description="d",
+        location=Location("room", "1.5", "2"),
+        attendees=(Attendee("a@x", "A", "accepted"),),
+        recurrence=("RRULE:FREQ=WEEKLY;COUNT=6",),
+    )
+    override = EventContent(
+        summary="moved",
+        start=date(2026, 3, 3),
+        end=date(2026, 3, 4),
+        original_start=date(2026, 3, 2),
+        status="cancelled",
+    )
+    assert series.fingerprint() == (
+        "54b3545683da03a8c341274e1ec549575b09270817230f5d1c604851fe57badf"
+    )
+    assert override.fingerprint() == (
+        "12a9df07b372639b1405f111b517bdd5ba57830e2d801a76a24d67e7d1f2aebb"
+    )
+    ranged = dataclasses.replace(
+        override, recurrence_id="RECURRENCE-ID;RANGE=THISANDFUTURE;VALUE=DATE:20260302"
+    )
+    assert ranged.fingerprint() != override.fingerprint()

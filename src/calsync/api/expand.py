@@ -7,14 +7,26 @@ event it came from. We never evaluate an RRULE ourselves.
 
 Rules worth knowing:
 
+* The result is exactly ``recurring_ical_events.of(cal).between(from, to)``
+  (tests/unit/test_recurrence_fidelity.py compares the two on generated
+  series), with ``from``/``to`` in the reader's zone and no widening: the
+  library's window is the answer, quirks included.
 * A timed master's DTSTART is given in the master's own ``tzid``, because an
   RRULE repeats in local wall time: a weekly 09:00 New York meeting stays at
   09:00 across a DST change (14:00Z in winter, 13:00Z in summer).
-* An override replaces the occurrence whose original start equals its
-  ``original_start`` (iCalendar RECURRENCE-ID). A cancelled override removes
-  the occurrence.
+* An override carries the RECURRENCE-ID its provider wrote when the reader
+  kept it (``EventContent.recurrence_id``: ``RANGE=THISANDFUTURE``, another
+  zone), else its ``original_start`` in its own zone. The library applies it:
+  it replaces the matching occurrence, and with ``RANGE=THISANDFUTURE`` it
+  shifts and re-titles the later ones too. RANGE is resolved here, at read
+  time, and never stored as a split series: the store keeps what the provider
+  holds, so a later change of the rule (an EXDATE added on the server) still
+  applies, and a write-back sends the override as it was.
+* A cancelled occurrence (a cancelled override, or one a cancelled
+  RANGE=THISANDFUTURE override reaches) is not shown.
 * Every occurrence gets an identity that is stable and distinct within the
-  series: see `occurrence_uid`.
+  series: see `occurrence_uid`; one shifted by RANGE=THISANDFUTURE keeps the
+  start its rule gave it.
 * A series can produce at most `MAX_OCCURRENCES_PER_SERIES` occurrences per
   window, so a pathological rule (FREQ=SECONDLY) cannot stall a read.
 """
@@ -30,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
+from recurring_ical_events.util import make_comparable
 
 from calsync.api.times import is_valid_tzid, overlaps
 from calsync.model import EventContent
@@ -40,9 +53,6 @@ log = logging.getLogger(__name__)
 
 MAX_OCCURRENCES_PER_SERIES = 2000
 _SOURCE_PROP = "X-CALSYNC-SOURCE"
-# All-day dates float: widen the library's window by the widest zone offsets,
-# then trim exactly in the caller's zone.
-_SLACK = timedelta(hours=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,22 @@ def _component(uid: str, content: EventContent, index: int) -> icalendar.Event:
     return event
 
 
+def recurrence_id_property(override: EventContent, tzid: str | None = None) -> Any:
+    """The override's RECURRENCE-ID: the provider's line when the reader kept it
+    (``RANGE=THISANDFUTURE``, another zone), else its original start in ``tzid``
+    (default: the override's own zone, as the reader decided what to keep)."""
+    assert override.original_start is not None
+    if override.recurrence_id:
+        try:
+            text = f"BEGIN:VEVENT\r\n{override.recurrence_id}\r\nEND:VEVENT\r\n"
+            return icalendar.Event.from_ical(text)["RECURRENCE-ID"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            log.warning("ignoring an unreadable RECURRENCE-ID %r", override.recurrence_id)
+    holder = icalendar.Event()
+    holder.add("recurrence-id", _local(override.original_start, tzid or override.tzid))
+    return holder["RECURRENCE-ID"]
+
+
 def build_calendar(
     uid: str, master: EventContent, overrides: Sequence[EventContent]
 ) -> icalendar.Calendar:
@@ -149,7 +175,7 @@ def build_calendar(
         if override.original_start is None:
             continue
         component = _component(uid, override, position)
-        component.add("recurrence-id", _local(override.original_start, master.tzid))
+        component.add("recurrence-id", recurrence_id_property(override), encode=False)
         cal.add_component(component)
     return cal
 
@@ -169,38 +195,61 @@ def expand_series(
 ) -> list[Occurrence[T]]:
     """The occurrences of one series overlapping ``window`` (viewed in ``zone``), by start.
 
-    Cancelled overrides remove their occurrence; other overrides replace it.
+    Exactly what ``recurring_ical_events.of(cal).between(from, to)`` gives, with
+    ``from`` and ``to`` in ``zone`` (an all-day date is that day in ``zone``),
+    less the cancelled ones, and each occurrence once (see below).
     """
     sources = [master, *overrides]
-    lo, hi = window
+    lo, hi = (moment.astimezone(zone) for moment in window)
     # between() is fast; after() re-scans growing spans and is unusable here.
     # Sub-daily rules get their span clamped so the cap bounds the work too.
-    begin = max(lo - _SLACK, _start_key_of(master[1].start))
     span = _max_span(master[1].recurrence)
-    span_end = hi + _SLACK if span is None else min(hi + _SLACK, begin + span)
+    if span is not None:
+        hi = max(lo, min(hi, max(lo, _start_key_of(master[1].start)) + span))
     try:
         cal = build_calendar(uid, master[1], [content for _, content in overrides])
-        query = recurring_ical_events.of(cal)
-        components = sorted(query.between(lo - _SLACK, span_end), key=_start_key)
+        components = sorted(recurring_ical_events.of(cal).between(lo, hi), key=_start_key)
     except Exception:  # a provider's malformed rule must never break a read
         log.warning("cannot expand series %s; showing its first occurrence only", uid)
         return list(iter_single(master[0], master[1], window, zone))
     result: list[Occurrence[T]] = []
+    seen: set[tuple[EventTime, EventTime, EventTime, int]] = set()
     for component in components:
         if len(result) >= MAX_OCCURRENCES_PER_SERIES:
             break
-        start = _plain(component.DTSTART)
-        end = _plain(component.DTEND) if "DTEND" in component else start
         if str(component.get("STATUS", "")).upper() == "CANCELLED":
             continue
-        if not overlaps(start, end, window, zone):
-            continue
+        start = _plain(component.DTSTART)
+        end = _plain(component.DTEND) if "DTEND" in component else start
         index = int(str(component.get(_SOURCE_PROP, "0")))
         source, content = sources[index] if 0 <= index < len(sources) else sources[0]
-        rid = component.get("RECURRENCE-ID")
-        original = _plain(rid.dt) if rid is not None else start
+        original = _original_start(component, content, start)
+        # The library lists an all-day day twice when two DATE-TIME values of the
+        # series fall on it; one identity, one occurrence.
+        key = (original, start, end, index)
+        if key in seen:
+            continue
+        seen.add(key)
         result.append(Occurrence(start, end, original, source, content))
     return result
+
+
+def _original_start(
+    component: icalendar.Event, content: EventContent, start: EventTime
+) -> EventTime:
+    """The start the rule gave this occurrence (its identity in the series).
+
+    An occurrence that a RANGE=THISANDFUTURE override moved carries that
+    override's RECURRENCE-ID; its own is its start less the override's shift,
+    undone the way the library applied it.
+    """
+    rid = component.get("RECURRENCE-ID")
+    if rid is None:
+        return start
+    if rid.params.get("RANGE") != "THISANDFUTURE" or start == _plain(content.start):
+        return _plain(rid.dt)
+    own_start, rid_start = make_comparable((_local(content.start, content.tzid), rid.dt))
+    return _plain(component.DTSTART - (own_start - rid_start))
 
 
 def _start_key(component: icalendar.Event) -> datetime:

@@ -7,8 +7,10 @@ The feed is generated with icalendar:
 
 * single events are emitted in UTC (or as DATE values when all-day);
 * recurring masters keep their RRULE/RDATE/EXDATE and are emitted in their own
-  zone (with a generated VTIMEZONE), because a rule repeats in local time;
-* overrides share the master's UID and carry RECURRENCE-ID.
+  zone (with a generated VTIMEZONE), because a rule repeats in local time; their
+  overrides in theirs;
+* overrides share the master's UID and carry RECURRENCE-ID (the provider's own
+  line when calsync kept it, so ``RANGE=THISANDFUTURE`` reaches the feed's readers).
 
 The ETag is strong: a SHA-256 of the exact bytes served, so ``If-None-Match``
 is answered with 304 only when the content is byte-identical.
@@ -24,7 +26,7 @@ import icalendar
 from fastapi import APIRouter, Request, Response
 
 from calsync.api.deps import Services
-from calsync.api.expand import recurrence_properties
+from calsync.api.expand import recurrence_id_property, recurrence_properties
 from calsync.api.openapi import responses
 from calsync.api.times import is_valid_tzid
 from calsync.errors import NotFound
@@ -46,10 +48,10 @@ def _utc(value: EventTime) -> EventTime:
     return value.astimezone(UTC) if isinstance(value, datetime) else value
 
 
-def _vevent(event: EventRecord, uid: str, master_tzid: str | None) -> icalendar.Event:
+def _vevent(event: EventRecord, uid: str, series_tzid: str | None) -> icalendar.Event:
     content = event.content
-    # Series members are written in the series' zone so the rule repeats in local time.
-    place = (lambda v: _zoned(v, master_tzid)) if master_tzid is not None else _utc
+    # Series members are written in a zone (a rule repeats in local time); singles in UTC.
+    place = (lambda v: _zoned(v, series_tzid)) if series_tzid is not None else _utc
     vevent = icalendar.Event()
     vevent.add("uid", uid)
     vevent.add("dtstamp", event.updated.astimezone(UTC))
@@ -83,8 +85,9 @@ def _vevent(event: EventRecord, uid: str, master_tzid: str | None) -> icalendar.
     if content.recurrence:
         for name, value in recurrence_properties(content.recurrence):
             vevent.add(name, value, encode=False)
-    if content.original_start is not None and master_tzid is not None:
-        vevent.add("recurrence-id", place(content.original_start))
+    if content.original_start is not None and series_tzid is not None:
+        # The provider's own RECURRENCE-ID when calsync kept it (RANGE=THISANDFUTURE).
+        vevent.add("recurrence-id", recurrence_id_property(content), encode=False)
     return vevent
 
 
@@ -101,7 +104,9 @@ def render_feed(calendar: CalendarRecord, events: list[EventRecord]) -> bytes:
         if event.content.recurring:
             vevent = _vevent(event, event.event_uid, event.content.tzid)
         elif master is not None and event.content.original_start is not None:
-            vevent = _vevent(event, master.event_uid, master.content.tzid)
+            # In its own zone, as the read API expands it: a RANGE=THISANDFUTURE
+            # shift is its start less its RECURRENCE-ID, wall-clock within one zone.
+            vevent = _vevent(event, master.event_uid, event.content.tzid)
         else:  # a single event, or an instance whose master is gone
             vevent = _vevent(event, event.event_uid, None)
         cal.add_component(vevent)

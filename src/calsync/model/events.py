@@ -60,6 +60,12 @@ class EventContent:
     url: str | None = None
     color: str | None = None
     private: bool = False
+    #: On an override read from iCalendar: its RECURRENCE-ID content line as the
+    #: provider wrote it, when that says more than ``original_start`` does:
+    #: ``RANGE=THISANDFUTURE`` (the change applies to the later occurrences too),
+    #: or a zone or value type other than the override's own ``tzid``. The read
+    #: side hands it to the expansion as is. None otherwise (and for other providers).
+    recurrence_id: str | None = None
 
     @property
     def all_day(self) -> bool:
@@ -73,6 +79,11 @@ class EventContent:
         return content_fingerprint(self)
 
 
+#: Fields added after fingerprints were first stored: left out while unset, so
+#: every fingerprint computed before they existed stays valid.
+_OMITTED_WHEN_UNSET = frozenset(("recurrence_id",))
+
+
 def _canonical(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"dt": value.isoformat()}
@@ -83,7 +94,11 @@ def _canonical(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     slots = getattr(type(value), "__slots__", ())
-    return {name: _canonical(getattr(value, name)) for name in slots}
+    return {
+        name: _canonical(getattr(value, name))
+        for name in slots
+        if not (name in _OMITTED_WHEN_UNSET and getattr(value, name) is None)
+    }
 
 
 def content_fingerprint(content: EventContent) -> str:

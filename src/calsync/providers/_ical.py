@@ -8,7 +8,13 @@ Reading decisions (the engine and the read API rely on them):
 - A UTC (``Z``) time gets ``tzid = "Etc/UTC"``.
 - A *floating* time (no zone at all) is read as UTC with ``tzid = "Etc/UTC"``: a feed
   or resource carries no reliable "calendar zone" to interpret it in, and UTC is
-  at least stable across machines.
+  at least stable across machines. Except where recurring-ical-events (which
+  expands series for the read API) reads it otherwise: a floating DTSTART next
+  to an aware DTEND, EXDATE or RDATE takes that value's zone, as it does there.
+- The end is what recurring-ical-events makes of DTEND / DURATION: the
+  duration is added in the start's wall-clock time (``DURATION:PT2H`` across a
+  DST change ends two wall-clock hours later), and an end before the start
+  swaps the two. See `event_times`.
 - RRULE / RDATE / EXDATE / EXRULE lines of a master are kept as iCalendar content
   lines, *with their TZID parameter as written* (not normalised to UTC), so an
   RRULE keeps repeating in local time and recurring-ical-events can expand them
@@ -17,7 +23,10 @@ Reading decisions (the engine and the read API rely on them):
   canonical order (``FREQ=WEEKLY;BYDAY=MO;COUNT=6`` reads as
   ``FREQ=WEEKLY;COUNT=6;BYDAY=MO``). Lines we write go out exactly as given.
 - An override (same UID plus RECURRENCE-ID) carries ``content.original_start``;
-  its key inside a resource is `recurrence_key` (UTC basic form).
+  its key inside a resource is `recurrence_key` (UTC basic form). When its
+  RECURRENCE-ID says more than that (``RANGE=THISANDFUTURE``, or another zone
+  or value type than the override's own), ``content.recurrence_id`` keeps the
+  line (see `kept_recurrence_id`), and the read side expands with it.
 
 Each resource or feed is parsed exactly once (icalendar costs about 1 ms per
 event); conversion reads only the properties the model has.
@@ -27,8 +36,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event
@@ -141,9 +151,17 @@ def recurrence_key(value: date | datetime) -> str:
 
 def vevent_to_content(vevent: Component) -> EventContent:
     dtstart = vevent["DTSTART"]
-    start, tzid = _instant(dtstart.dt, dtstart.params.get("TZID"))
-    end = _end(vevent, start)
     recurrence_id = vevent.get("RECURRENCE-ID")
+    dtend = vevent.get("DTEND")
+    duration = vevent.get("DURATION")
+    start, end, tzid = event_times(
+        dtstart.dt,
+        dtstart.params.get("TZID"),
+        None if dtend is None else dtend.dt,
+        None if dtend is None else dtend.params.get("TZID"),
+        duration.dt if duration is not None and isinstance(duration.dt, timedelta) else None,
+        floating_zone=None if recurrence_id is not None else _floating_zone(vevent),
+    )
     original_start = None if recurrence_id is None else _instant(recurrence_id.dt, None)[0]
     return EventContent(
         summary=_text(vevent.get("SUMMARY")),
@@ -163,7 +181,112 @@ def vevent_to_content(vevent: Component) -> EventContent:
         url=_text(vevent.get("URL")) or None,
         color=_text(vevent.get("COLOR")) or None,
         private=_upper(vevent.get("CLASS")) in ("PRIVATE", "CONFIDENTIAL"),
+        recurrence_id=None
+        if recurrence_id is None or original_start is None
+        else kept_recurrence_id(
+            str(vevent.content_line("RECURRENCE-ID", recurrence_id)), original_start, tzid
+        ),
     )
+
+
+def event_times(
+    start_value: date | datetime,
+    start_tzid: Any,
+    end_value: date | datetime | None,
+    end_tzid: Any,
+    duration: timedelta | None,
+    *,
+    floating_zone: tzinfo | None = None,
+) -> tuple[date | datetime, date | datetime, str]:
+    """``(start, end, tzid)`` of DTSTART and DTEND / DURATION, as recurring-ical-events
+    reads them (its ``EventAdapter.raw_end`` and ``span``): the read API expands
+    series with it, and a series' first occurrence must be the stored event.
+
+    * A floating DTSTART with ``floating_zone`` (see `_floating_zone`) is in that zone.
+    * No DTEND: DTSTART plus DURATION, else a day (DATE) or nothing (DATE-TIME).
+    * Start and end are made comparable the library's way (a DATE or floating
+      value takes the other's zone); an end before the start swaps them.
+    * A timed end is the start plus the duration *in the start's wall-clock
+      time*: Python's aware arithmetic, which is what the library repeats.
+    """
+    if floating_zone is not None and _is_floating(start_value):
+        start_value = start_value.replace(tzinfo=floating_zone)
+        if end_value is not None and _is_floating(end_value):
+            end_value = end_value.replace(tzinfo=floating_zone)
+    if not isinstance(start_value, datetime):
+        return _all_day_times(start_value, end_value, duration)
+    if end_value is None:
+        end_value = start_value if duration is None else start_value + duration
+        end_tzid = start_tzid
+    first, last = _comparable(start_value, end_value)
+    if first > last:
+        first, last, start_tzid = last, first, end_tzid
+    start, tzid = _instant(first, start_tzid)
+    return start, _instant(first + (last - first), None)[0], tzid
+
+
+def _all_day_times(
+    start: date, end_value: date | datetime | None, duration: timedelta | None
+) -> tuple[date, date, str]:
+    """An all-day event's dates (a timed DTEND or a DURATION in hours keeps its day)."""
+    if end_value is not None:
+        end = end_value.date() if isinstance(end_value, datetime) else end_value
+    elif duration is not None:
+        end = start + duration
+    else:
+        end = start + timedelta(days=1)
+    return (end, start, "Etc/UTC") if end < start else (start, end, "Etc/UTC")
+
+
+def _is_floating(value: date | datetime) -> TypeGuard[datetime]:
+    return isinstance(value, datetime) and value.tzinfo is None
+
+
+def _comparable(start: datetime, end: date | datetime) -> tuple[datetime, datetime]:
+    """recurring-ical-events' ``make_comparable`` for a (DATE-TIME start, end) pair."""
+    zone = start.tzinfo
+    if zone is None and isinstance(end, datetime):
+        zone = end.tzinfo
+    if not isinstance(end, datetime):
+        end = datetime(end.year, end.month, end.day)
+    if zone is not None:
+        start = start if start.tzinfo is not None else start.replace(tzinfo=zone)
+        end = end if end.tzinfo is not None else end.replace(tzinfo=zone)
+    return start, end
+
+
+def _floating_zone(vevent: Component) -> tzinfo | None:
+    """The zone recurring-ical-events reads a floating series in: that of its first
+    aware EXDATE, else RDATE value (an aware DTEND is `_comparable`'s business).
+
+    None when the series has no aware value (then floating means UTC here).
+    """
+    start = vevent["DTSTART"].dt
+    if not _is_floating(start):
+        return None
+    for name in ("EXDATE", "RDATE"):
+        for prop in _as_list(vevent.get(name)):
+            for item in getattr(prop, "dts", ()):
+                value = item.dt[0] if isinstance(item.dt, tuple) else item.dt
+                if isinstance(value, datetime) and value.tzinfo is not None:
+                    zone: tzinfo = value.tzinfo
+                    return zone
+    return None
+
+
+def kept_recurrence_id(line: str, original_start: date | datetime, tzid: str) -> str | None:
+    """The RECURRENCE-ID line to keep for an override, or None when ``original_start``
+    in the override's own zone says the same (so the read side can rebuild it, and
+    an override calsync wrote reads back as it was written)."""
+    return None if line == _rebuilt_recurrence_id(original_start, tzid) else line
+
+
+@lru_cache(maxsize=1024)
+def _rebuilt_recurrence_id(original_start: date | datetime, tzid: str) -> str:
+    """The RECURRENCE-ID line `apply_content` writes (and the read side rebuilds)."""
+    holder = Event()
+    holder.add("RECURRENCE-ID", _local(original_start, tzid))
+    return str(holder.content_line("RECURRENCE-ID", holder["RECURRENCE-ID"]))
 
 
 def _instant(value: date | datetime, tzid_param: Any) -> tuple[date | datetime, str]:
@@ -185,21 +308,6 @@ def _instant(value: date | datetime, tzid_param: Any) -> tuple[date | datetime, 
 
 def _to_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _end(vevent: Component, start: date | datetime) -> date | datetime:
-    dtend = vevent.get("DTEND")
-    if dtend is not None:
-        end_value = dtend.dt
-        if isinstance(start, datetime):
-            if isinstance(end_value, datetime):
-                return _instant(end_value, dtend.params.get("TZID"))[0]
-            return datetime.combine(end_value, datetime.min.time(), tzinfo=UTC)
-        return end_value.date() if isinstance(end_value, datetime) else end_value
-    duration = vevent.get("DURATION")
-    if duration is not None and isinstance(duration.dt, timedelta):
-        return start + duration.dt
-    return start if isinstance(start, datetime) else start + timedelta(days=1)
 
 
 def _recurrence_lines(vevent: Component) -> tuple[str, ...]:
@@ -297,7 +405,7 @@ def apply_content(vevent: Component, content: EventContent) -> None:
     vevent.add("DTSTART", _local(content.start, content.tzid))
     vevent.add("DTEND", _local(content.end, content.tzid))
     if content.original_start is not None:
-        vevent.add("RECURRENCE-ID", _local(content.original_start, content.tzid))
+        vevent.add("RECURRENCE-ID", _recurrence_id_value(content), encode=False)
     if content.description:
         vevent.add("DESCRIPTION", content.description)
     if content.location is not None:
@@ -324,6 +432,25 @@ def apply_content(vevent: Component, content: EventContent) -> None:
     if sequence is not None:
         del vevent["SEQUENCE"]
         vevent.add("SEQUENCE", int(sequence) + 1)
+
+
+def _recurrence_id_value(content: EventContent) -> Any:
+    """The override's RECURRENCE-ID: the provider's own line while it still names
+    ``original_start`` (so RANGE=THISANDFUTURE survives an update), else rebuilt."""
+    assert content.original_start is not None
+    rebuilt = Event()
+    rebuilt.add("RECURRENCE-ID", _local(content.original_start, content.tzid))
+    if content.recurrence_id:
+        try:
+            kept: Component = Event.from_ical(
+                f"BEGIN:VEVENT\r\n{content.recurrence_id}\r\nEND:VEVENT\r\n"
+            )
+            value = kept["RECURRENCE-ID"]
+            if recurrence_key(value.dt) == recurrence_key(content.original_start):
+                return value
+        except (ValueError, KeyError, TypeError):
+            pass  # a line we cannot read back: write what the model says
+    return rebuilt["RECURRENCE-ID"]
 
 
 def _split_line(line: str) -> tuple[str, Any, str]:

@@ -10,9 +10,12 @@ It must give exactly what the icalendar path gives, so it is deliberately
 narrow: whenever a resource holds anything outside the shapes it knows (a TZID
 that is not an IANA zone, RFC 6868 ``^`` escapes or backslashes in parameters,
 ``VALUE=`` on a property it reads, a repeated single-valued property, nested
-VEVENTs, unparsable values...) it returns None and `parse_events` falls back
-to icalendar for that resource. tests/unit/test_ical_fast.py checks the two
-paths agree on generated events.
+VEVENTs, a floating series with zoned EXDATE / RDATE values, unparsable
+values...) it returns None and `parse_events` falls back to icalendar for that
+resource. Both readers share the decisions that need care (`_ical.event_times`,
+`_ical.kept_recurrence_id`). tests/unit/test_ical_fast.py and
+tests/unit/test_recurrence_fidelity.py check the two paths agree on generated
+events and series.
 
 Recurrence lines are re-serialised through icalendar (the slow path's
 canonical form), on a small VEVENT holding only those lines, and memoised: a
@@ -180,9 +183,11 @@ def _convert(props: _Props) -> _ical.ParsedEvent | None:
     if "UID" not in props or "DTSTART" not in props:
         return None
     start_value = _when(*props["DTSTART"][0])
-    start, tzid = _ical._instant(start_value, None)
-    end = _end(props, start)
     recurrence_id = None if "RECURRENCE-ID" not in props else _when(*props["RECURRENCE-ID"][0])
+    if recurrence_id is None and _ical._is_floating(start_value) and _aware_recurrence(props):
+        raise _Unsupported("a floating series with zoned dates")  # see _ical._floating_zone
+    end_value, duration = _end(props)
+    start, end, tzid = _ical.event_times(start_value, None, end_value, None, duration)
     original_start = None if recurrence_id is None else _ical._instant(recurrence_id, None)[0]
     organizer = props.get("ORGANIZER")
     content = EventContent(
@@ -203,6 +208,9 @@ def _convert(props: _Props) -> _ical.ParsedEvent | None:
         url=_text(props, "URL") or None,
         color=_text(props, "COLOR") or None,
         private=_text(props, "CLASS").upper() in ("PRIVATE", "CONFIDENTIAL"),
+        recurrence_id=None
+        if recurrence_id is None or original_start is None
+        else _recurrence_id(props["RECURRENCE-ID"][0], recurrence_id, original_start, tzid),
     )
     origin = props.get(_ical.ORIGIN_PROPERTY)
     return _ical.ParsedEvent(
@@ -267,33 +275,69 @@ def _when(section: str, value: str) -> date | datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=tz)  # type: ignore[arg-type]
 
 
-def _end(props: _Props, start: date | datetime) -> date | datetime:
+def _end(props: _Props) -> tuple[date | datetime | None, timedelta | None]:
+    """DTEND's value, or DURATION's (for `_ical.event_times`)."""
     dtend = props.get("DTEND")
     if dtend is not None:
-        end_value = _when(*dtend[0])
-        if isinstance(start, datetime):
-            if isinstance(end_value, datetime):
-                return _ical._instant(end_value, None)[0]
-            return datetime.combine(end_value, datetime.min.time(), tzinfo=UTC)
-        return end_value.date() if isinstance(end_value, datetime) else end_value
+        return _when(*dtend[0]), None
     duration = props.get("DURATION")
-    if duration is not None:
-        section, value = duration[0]
-        if section:
-            raise _Unsupported("DURATION parameters")
-        found = _DURATION.match(value)
-        if found is None:
-            raise _Unsupported(value)
-        sign, weeks, days, hours, minutes, seconds = found.groups()
-        delta = timedelta(
-            weeks=int(weeks or 0),
-            days=int(days or 0),
-            hours=int(hours or 0),
-            minutes=int(minutes or 0),
-            seconds=int(seconds or 0),
-        )
-        return start + (-delta if sign == "-" else delta)
-    return start if isinstance(start, datetime) else start + timedelta(days=1)
+    if duration is None:
+        return None, None
+    section, value = duration[0]
+    if section:
+        raise _Unsupported("DURATION parameters")
+    found = _DURATION.match(value)
+    if found is None:
+        raise _Unsupported(value)
+    sign, weeks, days, hours, minutes, seconds = found.groups()
+    delta = timedelta(
+        weeks=int(weeks or 0),
+        days=int(days or 0),
+        hours=int(hours or 0),
+        minutes=int(minutes or 0),
+        seconds=int(seconds or 0),
+    )
+    return None, -delta if sign == "-" else delta
+
+
+def _aware_recurrence(props: _Props) -> bool:
+    """Whether an RDATE or EXDATE value carries a zone (TZID or UTC)."""
+    for name in ("RDATE", "EXDATE"):
+        for section, line in props.get(name, ()):
+            if "TZID" in section.upper() or "Z" in line[line.index(":") :].upper():
+                return True
+    return False
+
+
+def _recurrence_id(
+    raw: tuple[str, str], value: date | datetime, original_start: date | datetime, tzid: str
+) -> str | None:
+    """`_ical.kept_recurrence_id` of the RECURRENCE-ID line as icalendar re-serialises it."""
+    if _as_rebuilt(raw[0], value, tzid):
+        return None
+    line = f"RECURRENCE-ID{raw[0]}:{raw[1]}"
+    return _ical.kept_recurrence_id(_canonical_line(line), original_start, tzid)
+
+
+def _as_rebuilt(section: str, value: date | datetime, tzid: str) -> bool:
+    """Whether the line is written exactly as `_ical` rebuilds it from the override's
+    original start in its own zone (the common case, decided without icalendar)."""
+    if not isinstance(value, datetime):
+        return section == ";VALUE=DATE"
+    if value.tzinfo is UTC:
+        return section == "" and tzid == "Etc/UTC"
+    zone = value.tzinfo
+    if not isinstance(zone, ZoneInfo) or zone.key != tzid or section != f";TZID={tzid}":
+        return False
+    wall = value.replace(tzinfo=None)
+    return value.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall  # not in a gap
+
+
+@lru_cache(maxsize=1024)
+def _canonical_line(line: str) -> str:
+    vevent = Event.from_ical(f"BEGIN:VEVENT\r\n{line}\r\nEND:VEVENT\r\n")
+    name = line.partition(";")[0].partition(":")[0].upper()
+    return str(vevent.content_line(name, vevent[name]))
 
 
 def _location(props: _Props) -> Location | None:

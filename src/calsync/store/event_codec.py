@@ -76,7 +76,7 @@ def content_columns(content: EventContent) -> dict[str, Any]:
         "organizer": _attendee_json(content.organizer),
         "transparency": content.transparency,
         "status": content.status,
-        "recurrence": list(content.recurrence),
+        "recurrence": recurrence_json(content),
         "recurring": content.recurring,
         "original_start_at": original_at,
         "original_start_date": original_date,
@@ -84,6 +84,33 @@ def content_columns(content: EventContent) -> dict[str, Any]:
         "color": content.color,
         "private": content.private,
     }
+
+
+#: Marks the override's kept RECURRENCE-ID line inside the ``recurrence`` list
+#: (its content lines are RRULE / RDATE / EXDATE otherwise). Rows written before
+#: `EventContent.recurrence_id` existed simply have no such line.
+_RECURRENCE_ID = "RECURRENCE-ID"
+
+
+def recurrence_json(content: EventContent) -> list[str]:
+    """The ``recurrence`` column: the rule lines, then an override's kept RECURRENCE-ID."""
+    lines = list(content.recurrence)
+    if content.recurrence_id:
+        lines.append(content.recurrence_id)
+    return lines
+
+
+def _split_recurrence(lines: list[str] | None) -> tuple[tuple[str, ...], str | None]:
+    if not lines:
+        return (), None
+    rules = tuple(line for line in lines if not _is_recurrence_id(line))
+    kept = [line for line in lines if _is_recurrence_id(line)]
+    return rules, (kept[-1] if kept else None)
+
+
+def _is_recurrence_id(line: str) -> bool:
+    name = line[: len(_RECURRENCE_ID) + 1].upper()
+    return name in (_RECURRENCE_ID + ":", _RECURRENCE_ID + ";")
 
 
 def content_of(row: Event) -> EventContent:
@@ -140,6 +167,7 @@ def content_from_values(
     else:
         start, end = start_at, end_at
     original: EventTime | None = original_start_at or original_start_date
+    rules, recurrence_id = _split_recurrence(recurrence)
     return EventContent(
         summary,
         start,
@@ -153,11 +181,12 @@ def content_from_values(
         None if organizer is None else _attendee(organizer),
         transparency,
         status,
-        tuple(recurrence) if recurrence else (),
+        rules,
         original,
         url,
         color,
         private,
+        recurrence_id,
     )
 
 

@@ -51,9 +51,10 @@ class EventQuery:
     """Filters of `EventRepo.list_changed`; every field narrows the result.
 
     ``window`` is ``(from, to)`` in UTC: an event matches when it overlaps it
-    (``start_at < to AND end_at > from``), and a recurring master matches when
-    it starts before ``to`` (its series may reach into the window; the caller
-    expands it). ``after`` is the `EventRecord.page_key` of the last row of the
+    (``start_at < to AND end_at > from``), and a recurring master always does:
+    its series may reach into any window (an RDATE before DTSTART, an override
+    or a RANGE=THISANDFUTURE change moved earlier), and only expanding it tells;
+    the caller expands it. ``after`` is the `EventRecord.page_key` of the last row of the
     previous page.
     """
 
@@ -102,7 +103,7 @@ def _filtered(stmt: Select[Any], shape: tuple[bool, bool, bool, str, bool, bool]
         stmt = stmt.where(
             or_(
                 and_(Event.start_at < end, Event.end_at > start),
-                and_(Event.recurring.is_(True), Event.start_at < end),
+                Event.recurring.is_(True),
             )
         )
     if after:
