@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 
 import click
@@ -63,7 +62,7 @@ def account_add_google(
     Run it again for a configured account to reconnect it.
     """
     from calsync.cli.accounts import GoogleAccountRequest, add_google_account
-    from calsync.providers._google_auth import GOOGLE_AUTH_URI
+    from calsync.providers._google_config import GOOGLE_AUTH_URI
     from calsync.providers.google import authorize_installed_app
 
     state.configure_logging()
@@ -75,6 +74,8 @@ def account_add_google(
         )
         click.echo(url, err=True)
         if not no_browser:
+            import webbrowser  # starts subprocess machinery: only when asked
+
             webbrowser.open(url)
 
     request = GoogleAccountRequest(
