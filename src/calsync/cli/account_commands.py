@@ -21,11 +21,16 @@ def account_add() -> None:
 
 @account_add.command("google")
 @click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
-@click.option("--client-id", metavar="ID", help="OAuth client id (a 'Desktop app' client).")
+@click.option(
+    "--client-id",
+    metavar="ID",
+    help="OAuth client id [default: the account's, else [providers.google] client_id].",
+)
 @click.option(
     "--client-secret-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the OAuth client secret.",
+    help="File holding the OAuth client secret [default: the account's, else "
+    "[providers.google] client_secret_file].",
 )
 @click.option(
     "--token-file",
@@ -62,7 +67,6 @@ def account_add_google(
     Run it again for a configured account to reconnect it.
     """
     from calsync.cli.accounts import GoogleAccountRequest, add_google_account
-    from calsync.providers._google_config import GOOGLE_AUTH_URI
     from calsync.providers.google import authorize_installed_app
 
     state.configure_logging()
@@ -84,7 +88,7 @@ def account_add_google(
         client_secret_file=client_secret_file,
         token_file=token_file,
         vault_key_file=vault_key_file,
-        auth_uri=auth_uri or GOOGLE_AUTH_URI,
+        auth_uri=auth_uri,
         token_uri=token_uri,
         timeout=timeout,
     )
