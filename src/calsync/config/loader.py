@@ -6,7 +6,6 @@ Every problem is a `ConfigError` naming the file, the dotted key
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,6 +91,8 @@ class _Loader:
                 f"and set `{name}_file` to its path (or its name in $CREDENTIALS_DIRECTORY)"
             )
         problem = f"unknown {what}"
+        import difflib  # only a mistyped key needs it
+
         close = difflib.get_close_matches(name, known, n=1)
         if close:
             problem += f"; did you mean `{close[0]}`?"
