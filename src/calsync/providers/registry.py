@@ -28,6 +28,7 @@ _BUILTINS: dict[str, str] = {
     "memory": "calsync.providers.memory:SPEC",
     "ics": "calsync.providers.ics:SPEC",
     "google": "calsync.providers.google:SPEC",
+    "microsoft": "calsync.providers.microsoft:SPEC",
 }
 
 
