@@ -48,6 +48,7 @@ _BUILTIN_SCHEMAS: dict[str, str] = {
     "memory": "calsync.providers._memory_config:CONFIG_SECTION",
     "ics": "calsync.providers._ics_config:CONFIG_SECTION",
     "google": "calsync.providers._google_config:CONFIG_SECTION",
+    "microsoft": "calsync.providers._microsoft_config:CONFIG_SECTION",
 }
 
 
