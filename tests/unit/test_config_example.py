@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from calsync.config import ListenAddress, Section, load_settings, render_example
-from calsync.config.sections import ACCOUNT, CORE_SECTIONS
+from calsync.config.sections import ACCOUNT, CORE_SECTIONS, PROVIDER_APP_SECTIONS
 from calsync.providers import registry
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -42,6 +42,16 @@ def test_example_documents_every_schema_key() -> None:
         assert header in text
         for key in section.keys:
             assert re.search(rf"^(# )?{key.name} = ", text, re.MULTILINE), key.name
+
+
+def test_example_documents_the_provider_tables_commented_out() -> None:
+    """A present [providers.*] table offers that provider, so the example only shows them."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for section in PROVIDER_APP_SECTIONS:
+        assert f"\n# [{section.name}]\n" in text
+        for key in section.keys:
+            assert re.search(rf"^# (# )?{key.name} = ", text, re.MULTILINE), key.name
+    assert load_settings(EXAMPLE, PROVIDERS).providers.configured == ()
 
 
 def test_example_holds_no_inline_secret() -> None:

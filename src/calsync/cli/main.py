@@ -44,6 +44,15 @@ class CalsyncGroup(click.Group):
             raise click.exceptions.Exit(report.exit_code) from exc
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Not click.version_option: it reads the version when the module is imported, and
+    # reading it (importlib.metadata) would slow every command down.
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"calsync {calsync.__version__}")
+    ctx.exit()
+
+
 def _default_config() -> str:
     return os.environ.get(CONFIG_ENV) or str(DEFAULT_CONFIG)
 
@@ -58,8 +67,13 @@ def _default_config() -> str:
     help="The configuration file.",
 )
 @click.option("--debug", is_flag=True, help="Log at debug level and show tracebacks of bugs.")
-@click.version_option(
-    calsync.__version__, "--version", prog_name="calsync", message="%(prog)s %(version)s"
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
 )
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path, debug: bool) -> None:
