@@ -112,6 +112,7 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
     """
     from calsync.cli.sync_once import print_reports, run_once
     from calsync.daemon import bootstrap
+    from calsync.store.sole_process import SYNC_ONCE, sole_process
 
     if not once:
         raise UserError(
@@ -120,7 +121,10 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
         )
     state.configure_logging()
     settings = state.settings()
-    with bootstrap.store_session(settings) as store:
+    with (
+        bootstrap.store_session(settings) as store,
+        sole_process(store.sqlite_path, SYNC_ONCE, on_wait=lambda why: click.echo(why, err=True)),
+    ):
         reports = run_once(
             store,
             settings,

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -77,6 +78,13 @@ class Store:
     @property
     def backend(self) -> Backend:
         return self._backend
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (None on PostgreSQL)."""
+        if self._backend != "sqlite":
+            return None
+        return Path(parse_url(self._url)[0].database or "").expanduser()
 
     def _get_engine(self) -> Engine:
         with self._lock:
