@@ -92,10 +92,11 @@ class Store:
                 self._engine, _ = create_store_engine(self._url)
             return self._engine
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest revision (``calsync db upgrade``)."""
+    def upgrade(self) -> tuple[str | None, str]:
+        """Bring the schema to the newest revision (``calsync db upgrade``); returns
+        the revision before (None for an empty database) and after."""
         with _store_errors(), self._writer().begin() as connection:
-            schema.upgrade(connection)
+            return schema.upgrade(connection)
 
     def ensure_current(self) -> None:
         """Raise `StoreError` unless the schema is at the newest revision."""
