@@ -8,7 +8,7 @@ with its relink URL, and its calendars are removed from the account. Linking
 it again brings the same ``profile_id`` and the same ``calendar_id``s back.
 
 A profile of a ``[[accounts]]`` table is the operator's: it is removed from
-the config, not through the API (422).
+the config, not through the API (409).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from calsync.api.connect.accounts import GOOGLE, unseal
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.openapi import TOKEN_ROUTE, responses
-from calsync.errors import CredentialsInvalid, ValidationError
+from calsync.errors import Conflict, CredentialsInvalid
 from calsync.store.profile_events import PROFILE_DISCONNECTED, enqueue_profile_event
 
 log = logging.getLogger(__name__)
@@ -60,17 +60,16 @@ def _revoke_at_provider(services: ApiServices, provider: str, credentials: dict[
     "/profiles/{profile_id}/revoke",
     status_code=202,
     response_class=Response,
-    responses=responses(*TOKEN_ROUTE),
+    responses={202: {"description": "Revoked (no body)."}, **responses(*TOKEN_ROUTE, 404, 409)},
 )
 def revoke_profile(profile_id: str, auth: Auth, services: Services) -> Response:
     with services.store.read() as uow:
         profile = uow.profiles.get(auth.account.pk, profile_id)
         connection = uow.connections.get_by_profile(profile.pk)
     if connection is None:
-        raise ValidationError.single(
-            "profile_id",
-            "errors.not_connected_through_api",
-            "this profile comes from the config file; remove it there",
+        raise Conflict(
+            "this profile comes from the config file: remove it there",
+            key="errors.configured_profile",
         )
     if connection.credentials is not None:
         try:
