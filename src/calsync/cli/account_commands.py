@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 
 import click
@@ -79,6 +78,8 @@ def account_add_google(
         )
         click.echo(url, err=True)
         if not no_browser:
+            import webbrowser  # starts subprocess machinery: only when asked
+
             webbrowser.open(url)
 
     request = GoogleAccountRequest(

@@ -23,7 +23,7 @@ from calsync.config.render import toml_value
 from calsync.config.secrets import find_credential
 from calsync.errors import UserError
 from calsync.providers import secrets_vault
-from calsync.providers._google_auth import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
+from calsync.providers._google_config import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
 
 if TYPE_CHECKING:
     from calsync.store import Store
