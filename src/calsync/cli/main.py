@@ -112,6 +112,7 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
     """
     from calsync.cli.sync_once import print_reports, run_once
     from calsync.daemon import bootstrap
+    from calsync.store.sole_process import SYNC_ONCE, sole_process
 
     if not once:
         raise UserError(
@@ -120,7 +121,10 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
         )
     state.configure_logging()
     settings = state.settings()
-    with bootstrap.store_session(settings) as store:
+    with (
+        bootstrap.store_session(settings) as store,
+        sole_process(store.sqlite_path, SYNC_ONCE, on_wait=lambda why: click.echo(why, err=True)),
+    ):
         reports = run_once(
             store,
             settings,
@@ -147,8 +151,14 @@ def db_upgrade(state: CliState) -> None:
     state.configure_logging()
     settings = state.settings()
     with bootstrap.store_session(settings, migrated=False) as store:
-        store.upgrade()
-    click.echo(f"store is up to date: {bootstrap.display_url(settings.store.url)}")
+        before, after = store.upgrade()
+    where = bootstrap.display_url(settings.store.url)
+    if before is None:
+        click.echo(f"created the schema at revision {after} in {where}")
+    elif before != after:
+        click.echo(f"upgraded the schema from revision {before} to {after} in {where}")
+    else:
+        click.echo(f"already at revision {after}, nothing to do: {where}")
 
 
 @cli.group()
