@@ -151,8 +151,14 @@ def db_upgrade(state: CliState) -> None:
     state.configure_logging()
     settings = state.settings()
     with bootstrap.store_session(settings, migrated=False) as store:
-        store.upgrade()
-    click.echo(f"store is up to date: {bootstrap.display_url(settings.store.url)}")
+        before, after = store.upgrade()
+    where = bootstrap.display_url(settings.store.url)
+    if before is None:
+        click.echo(f"created the schema at revision {after} in {where}")
+    elif before != after:
+        click.echo(f"upgraded the schema from revision {before} to {after} in {where}")
+    else:
+        click.echo(f"already at revision {after}, nothing to do: {where}")
 
 
 @cli.group()

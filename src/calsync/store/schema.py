@@ -93,13 +93,21 @@ def current_revision(connection: Connection) -> str | None:
     return str(rows[0][0])
 
 
-def upgrade(connection: Connection) -> None:
-    """Apply every pending migration inside the caller's transaction."""
+def upgrade(connection: Connection) -> tuple[str | None, str]:
+    """Apply every pending migration inside the caller's transaction.
+
+    Returns the revision before (None: an empty database) and after, so
+    ``calsync db upgrade`` can say what it did.
+    """
     from alembic import command
 
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_UPGRADE_LOCK_KEY})
+    before = current_revision(connection)
     command.upgrade(alembic_config(connection), "head")
+    after = current_revision(connection)
+    assert after is not None
+    return before, after
 
 
 def ensure_current(connection: Connection) -> None:

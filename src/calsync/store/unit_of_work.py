@@ -28,6 +28,7 @@ from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
+from calsync.store.repos.connect import AuthCodeRepo, AuthRequestRepo, ConnectionRepo
 from calsync.store.repos.event_reads import EventReadRepo
 from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
@@ -57,6 +58,9 @@ class UnitOfWork:
         self.provider_channels = ProviderChannelRepo(session, self._journal)
         self.push_journal = PushJournalRepo(session, self._journal)
         self.sync_leases = SyncLeaseRepo(session, self._journal)
+        self.connections = ConnectionRepo(session, self._journal)
+        self.auth_requests = AuthRequestRepo(session, self._journal)
+        self.auth_codes = AuthCodeRepo(session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()
@@ -94,10 +98,11 @@ class Store:
                 self._engine, _ = create_store_engine(self._url)
             return self._engine
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest revision (``calsync db upgrade``)."""
+    def upgrade(self) -> tuple[str | None, str]:
+        """Bring the schema to the newest revision (``calsync db upgrade``); returns
+        the revision before (None for an empty database) and after."""
         with _store_errors(), self._writer().begin() as connection:
-            schema.upgrade(connection)
+            return schema.upgrade(connection)
 
     def ensure_current(self) -> None:
         """Raise `StoreError` unless the schema is at the newest revision."""
