@@ -62,6 +62,8 @@ class ApiSettings:
     access_token_ttl: timedelta
     #: Older client secrets still signing notifications during a rotation.
     previous_client_secret_files: tuple[Secret, ...] = ()
+    #: Where the Chronary dialect is mounted ("" = off); no trailing slash.
+    chronary_prefix: str = "/chronary"
 
     @property
     def client_credentials_enabled(self) -> bool:
