@@ -249,6 +249,13 @@ class AgentRepo:
             raise NotFound(f"no agent for account {account_pk}")
         return self._record(*row)
 
+    def status_of(self, account_pk: int) -> str | None:
+        """The status of the account's agent; None before it has an agent row."""
+        status: str | None = self._session.execute(
+            select(Agent.status).where(Agent.account_id == account_pk)
+        ).scalar_one_or_none()
+        return status
+
     def by_accounts(self) -> dict[int, AgentRecord]:
         return {
             a.account_id: self._record(a, acc) for a, acc in self._session.execute(self._select())
