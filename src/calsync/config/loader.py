@@ -6,22 +6,34 @@ Every problem is a `ConfigError` naming the file, the dotted key
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from calsync.config.locate import find_line, syntax_error_position
 from calsync.config.schema import Section
-from calsync.config.sections import ACCOUNT, API, LOGGING, NOTIFY, STORE, SYNC
+from calsync.config.sections import (
+    ACCOUNT,
+    API,
+    GOOGLE_APP,
+    LOGGING,
+    MICROSOFT_APP,
+    NOTIFY,
+    STORE,
+    SYNC,
+)
 from calsync.config.settings import (
     AccountSettings,
     ApiSettings,
+    GoogleAppSettings,
     ListenAddress,
     LoggingSettings,
+    MicrosoftAppSettings,
     NotifySettings,
+    ProvidersSettings,
     Settings,
     StoreSettings,
     SyncSettings,
@@ -79,6 +91,8 @@ class _Loader:
                 f"and set `{name}_file` to its path (or its name in $CREDENTIALS_DIRECTORY)"
             )
         problem = f"unknown {what}"
+        import difflib  # only a mistyped key needs it
+
         close = difflib.get_close_matches(name, known, n=1)
         if close:
             problem += f"; did you mean `{close[0]}`?"
@@ -167,10 +181,48 @@ class _Loader:
             missing = "client_secret_file" if values["client_id"] else "client_id"
             present = "client_id" if values["client_id"] else "client_secret_file"
             raise self.error("api", None, present, f"set `{missing}` too, or neither")
+        for position, uri in enumerate(values["redirect_uris"]):
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                raise self.error(
+                    "api",
+                    None,
+                    "redirect_uris",
+                    f"entry {position + 1} ({uri!r}) is not an absolute http(s) URL "
+                    "without a fragment",
+                )
         return ApiSettings(**values)
 
+    def providers(self, data: Mapping[str, Any]) -> ProvidersSettings:
+        raw = data.get("providers", {})
+        if not isinstance(raw, dict):
+            raise self.error(None, None, "providers", "expected [providers.<name>] tables")
+        sections = {"google": GOOGLE_APP, "microsoft": MICROSOFT_APP}
+        found: dict[str, Any] = {}
+        for name, table in raw.items():
+            section = sections.get(name)
+            if section is None:
+                problem = self.unknown_key_problem(name, tuple(sections), "provider table")
+                raise self.error(f"providers.{name}", None, None, problem)
+            if not isinstance(table, dict):
+                raise self.error(None, None, section.name, f"expected a [{section.name}] table")
+            values = self.values(section, table)
+            for url_key in ("authority", "graph_endpoint"):
+                if url_key in values:
+                    values[url_key] = values[url_key].rstrip("/")
+            ca_file = values.get("ca_file")
+            if ca_file is not None and not ca_file.is_file():
+                raise self.error(section.name, None, "ca_file", f"file not found: {ca_file}")
+            found[name] = values
+        google = found.get("google")
+        microsoft = found.get("microsoft")
+        return ProvidersSettings(
+            google=None if google is None else GoogleAppSettings(**google),
+            microsoft=None if microsoft is None else MicrosoftAppSettings(**microsoft),
+        )
+
     def settings(self, data: Mapping[str, Any]) -> Settings:
-        known = (*(s.name for s in (STORE, API, SYNC, NOTIFY, LOGGING)), ACCOUNT.name)
+        known = (*(s.name for s in (STORE, API, SYNC, NOTIFY, LOGGING)), ACCOUNT.name, "providers")
         for name, value in data.items():
             if name not in known:
                 what = "section" if isinstance(value, dict) else "top-level key"
@@ -186,6 +238,7 @@ class _Loader:
             notify=NotifySettings(**self.table(data, NOTIFY)),
             logging=LoggingSettings(**self.table(data, LOGGING)),
             accounts=self.accounts(data),
+            providers=self.providers(data),
         )
 
 
