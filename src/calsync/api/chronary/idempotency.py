@@ -123,21 +123,34 @@ class IdempotencyMiddleware:
     async def _run_and_keep(
         self, scope: Scope, receive: Receive, send: Send, org_id: str, key: str
     ) -> None:
-        status = 500
+        """Run the request; its answer is stored before the client sees any of it, so a
+        retry that follows the answer always finds it (never "still running")."""
+        start: Message | None = None
         chunks: list[bytes] = []
+        finished = False
 
         async def keep(message: Message) -> None:
-            nonlocal status
+            nonlocal start, finished
             if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            await run_in_threadpool(self._finish, org_id, key, int(start["status"]), body)
+            finished = True
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
 
         try:
             await self.app(scope, receive, keep)
         finally:
-            await run_in_threadpool(self._finish, org_id, key, status, b"".join(chunks))
+            if not finished:  # no complete answer (a crash): a retry runs it again
+                await run_in_threadpool(self._finish, org_id, key, 500, b"")
 
     def _finish(self, org_id: str, key: str, status: int, body: bytes) -> None:
         with self.services.store.write() as uow:
