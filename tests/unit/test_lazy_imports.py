@@ -59,6 +59,10 @@ name = "feed"
 provider = "ics"
 url = "https://example.com/team.ics"
 [[accounts]]
+name = "outlook"
+provider = "microsoft"
+client_id = "8a7c3e0f-2b1d-4c59-9e6a-1f0b7d3c5a21"
+[[accounts]]
 name = "demo"
 provider = "memory"
 """
