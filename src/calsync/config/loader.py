@@ -194,6 +194,10 @@ class _Loader:
             host = _WILDCARD_HOSTS.get(listen.host, listen.host)
             values["base_url"] = f"http://{ListenAddress(host, listen.port)}"
         values["base_url"] = values["base_url"].rstrip("/")
+        prefix = values["chronary_prefix"].strip().rstrip("/")
+        if prefix and (not prefix.startswith("/") or any(c in prefix for c in "?#% ")):
+            raise self.error("api", None, "chronary_prefix", "a path such as /chronary, or empty")
+        values["chronary_prefix"] = prefix
         if (values["client_id"] is None) != (values["client_secret_file"] is None):
             missing = "client_secret_file" if values["client_id"] else "client_id"
             present = "client_id" if values["client_id"] else "client_secret_file"
