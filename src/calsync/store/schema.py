@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from calsync.errors import StoreError
 from calsync.store import (
+    availability_models,  # noqa: F401  (registers its table)
     channels_models,  # noqa: F401  (registers its tables on Base)
     provider_channels_models,  # noqa: F401  (registers its table)
     push_models,  # noqa: F401  (registers its table)

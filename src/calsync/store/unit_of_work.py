@@ -25,6 +25,7 @@ from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
 from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
+from calsync.store.repos.availability_rules import AvailabilityRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
 from calsync.store.repos.event_reads import EventReadRepo
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.channels = ChannelRepo(session, self._journal)
         self.provider_channels = ProviderChannelRepo(session, self._journal)
         self.push_journal = PushJournalRepo(session, self._journal)
+        self.availability = AvailabilityRepo(session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()
