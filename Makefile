@@ -11,7 +11,7 @@ export HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 # daemons), so one worker per core keeps both cores busy. PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test test-lowest config-example install lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
+
+# The system install (as root): a venv in /opt/calsync, /usr/local/bin/calsync, the unit.
+install:
+	sh systemd/install.sh
 
 run: $(VENV)/.installed
 	mkdir -p var
@@ -46,10 +50,32 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
+# config.example.toml is generated from the config and provider schemas
+# (tests/unit/test_config_example.py checks it is current).
+config-example: $(VENV)/.installed
+	$(BIN)/python -c "from calsync.config import render_example; \
+	from calsync.providers import registry; \
+	print(render_example(registry.config_sections(), active_provider='memory'), end='')" \
+	> config.example.toml
+
+# The declared lower bounds, tested: a separate venv where every direct dependency is at the
+# lowest version pyproject.toml allows (uv's lowest-direct resolution), then the unit tier.
+# Its own venv, so `make test` keeps the newest versions.
+LOWEST_VENV ?= .venv-lowest
+LOWEST_TESTS ?= tests/unit
+test-lowest: | $(BIN)/python
+	$(BIN)/pip install --quiet 'uv>=0.4'
+	rm -rf $(LOWEST_VENV)
+	$(BIN)/uv venv --quiet --python $(PYTHON) $(LOWEST_VENV)
+	$(BIN)/uv pip install --quiet --python $(LOWEST_VENV)/bin/python \
+		--resolution lowest-direct -e '.[dev]'
+	$(BIN)/uv pip list --python $(LOWEST_VENV)/bin/python > $(LOWEST_VENV)/versions.txt
+	$(LOWEST_VENV)/bin/pytest -p no:cacheprovider -n $(PYTEST_WORKERS) $(LOWEST_TESTS)
+
 # The other benchmarks (bench/*.py) take their own flags; see bench/RESULTS.md for each command.
 bench: $(VENV)/.installed-dev
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/store_write.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST_VENV) var .pytest_cache .mypy_cache .ruff_cache

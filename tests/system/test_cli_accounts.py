@@ -187,3 +187,29 @@ def test_add_sync_disconnect_reconnect_and_rotate_keys(
         config.read_text().replace(str(key_file), str(new_key_file)), encoding="utf-8"
     )
     assert calsync(workdir, "sync", "--once").exit_code == 0
+
+
+def test_add_takes_client_and_endpoints_from_providers_google(
+    workdir: Path, fake: GoogleCalendarFake
+) -> None:
+    """Without flags, `account add google` uses the [providers.google] table (issue #12)."""
+    (workdir / "client-secret").write_text(fake.client_secret + "\n", encoding="utf-8")
+    config = workdir / "calsync.toml"
+    config.write_text(
+        config.read_text()
+        + "[providers.google]\n"
+        + f'client_id = "{fake.client_id}"\nclient_secret_file = "client-secret"\n'
+        + f'auth_uri = "{fake.auth_uri}"\ntoken_uri = "{fake.token_uri}"\n',
+        encoding="utf-8",
+    )
+    added = calsync_process(
+        workdir, "account", "add", "google", "--name", "home", "--timeout", "20"
+    )
+    assert added.returncode == 0, added.stderr
+    assert f'client_id = "{fake.client_id}"' in added.stdout
+    assert f'client_secret_file = "{workdir / "client-secret"}"' in added.stdout
+    assert f'token_uri = "{fake.token_uri}"' in added.stdout
+    token_file = workdir / "state" / "google-home.token"
+    assert decrypt(token_file, workdir / "state" / "calsync-vault-key") in fake.refresh_tokens
+    authorize = next(r for r in fake.requests if r.path == "/authorize")
+    assert authorize.query["client_id"] == fake.client_id

@@ -19,6 +19,7 @@ from calsync.errors import CredentialsInvalid
 from calsync.providers import registry
 from calsync.providers.registry import ProviderSpec
 from calsync.store.repos import journal_repos
+from calsync.store.schema import head_revision
 
 
 def write_config(tmp_path: Path, body: str = "") -> Path:
@@ -113,8 +114,16 @@ def test_commands_before_db_upgrade_say_how_to_fix_it(tmp_path: Path) -> None:
 def test_db_upgrade_is_idempotent(migrated: Path) -> None:
     result = invoke(migrated, "db", "upgrade")
     assert result.exit_code == 0
-    assert "up to date" in result.output
+    assert f"already at revision {head_revision()}, nothing to do" in result.output
     assert (migrated.parent / "state" / "calsync.db").is_file()
+
+
+def test_db_upgrade_says_what_it_did(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    created = invoke(config, "db", "upgrade")
+    assert created.exit_code == 0, created.output
+    assert f"created the schema at revision {head_revision()}" in created.output
+    assert "up to date" not in created.output and "nothing to do" not in created.output
 
 
 def test_status_with_no_accounts(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ def account(name: str, token_file: str, key_file: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def setup(tmp_path: Path, *accounts: str) -> Path:
+# Not `setup`: pytest 8.0 calls a module-level `setup` as a nose-style module fixture.
+def write_config(tmp_path: Path, *accounts: str) -> Path:
     config = tmp_path / "calsync.toml"
     config.write_text('[logging]\nlevel = "error"\n' + "".join(accounts), encoding="utf-8")
     return config
@@ -51,7 +52,7 @@ def test_nothing_is_written_when_a_token_cannot_be_decrypted(tmp_path: Path) -> 
     orphan = encrypt(secrets_vault.generate_key(), "token-b")  # a key nobody has any more
     (tmp_path / "tok-a").write_text(good + "\n")
     (tmp_path / "tok-b").write_text(orphan + "\n")
-    config = setup(tmp_path, account("a", "tok-a", "key-a"), account("b", "tok-b", "key-b"))
+    config = write_config(tmp_path, account("a", "tok-a", "key-a"), account("b", "tok-b", "key-b"))
     result = invoke(config, "keys", "rotate", "--new-key-file", str(tmp_path / "new-key"))
     assert result.exit_code == 1
     assert "cannot be decrypted" in result.output
@@ -67,7 +68,9 @@ def test_rotation_uses_an_existing_new_key_is_idempotent_and_skips_plain_tokens(
     (tmp_path / "new-key").write_text(new + "\n")
     (tmp_path / "tok").write_text(encrypt(old, "the-token") + "\n")
     (tmp_path / "plain").write_text("1//plain-token\n")
-    config = setup(tmp_path, account("vaulted", "tok", "old-key"), account("plain", "plain", None))
+    config = write_config(
+        tmp_path, account("vaulted", "tok", "old-key"), account("plain", "plain", None)
+    )
     for _ in range(2):  # a second run (e.g. after a crash) finds everything done
         result = invoke(config, "keys", "rotate", "--new-key-file", str(tmp_path / "new-key"))
         assert result.exit_code == 0, result.output

@@ -6,11 +6,22 @@ import re
 import tomllib
 from pathlib import Path
 
-from calsync.config import ListenAddress, Section, load_settings
-from calsync.config.sections import ACCOUNT, CORE_SECTIONS
+import pytest
+
+from calsync.config import ListenAddress, Section, load_settings, render_example
+from calsync.config.sections import ACCOUNT, CORE_SECTIONS, PROVIDER_APP_SECTIONS
+from calsync.providers import registry
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
-PROVIDERS = {"memory": Section("memory")}
+
+
+def provider_sections() -> dict[str, Section]:
+    sections = registry.config_sections()
+    assert all(isinstance(s, Section) for s in sections.values())
+    return {name: s for name, s in sections.items() if isinstance(s, Section)}
+
+
+PROVIDERS = provider_sections()
 
 
 def test_example_loads_with_the_memory_provider() -> None:
@@ -33,6 +44,16 @@ def test_example_documents_every_schema_key() -> None:
             assert re.search(rf"^(# )?{key.name} = ", text, re.MULTILINE), key.name
 
 
+def test_example_documents_the_provider_tables_commented_out() -> None:
+    """A present [providers.*] table offers that provider, so the example only shows them."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for section in PROVIDER_APP_SECTIONS:
+        assert f"\n# [{section.name}]\n" in text
+        for key in section.keys:
+            assert re.search(rf"^# (# )?{key.name} = ", text, re.MULTILINE), key.name
+    assert load_settings(EXAMPLE, PROVIDERS).providers.configured == ()
+
+
 def test_example_holds_no_inline_secret() -> None:
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
 
@@ -46,3 +67,34 @@ def test_example_holds_no_inline_secret() -> None:
     # Key names that hold a secret value itself (a *_file key holds only a path).
     secretish = re.compile(r"(secret|password|passwd|token|api_key|private_key)$", re.IGNORECASE)
     assert [k for k in keys(data) if secretish.search(k)] == []
+
+
+def test_example_is_generated_from_the_schemas() -> None:
+    """A key added to a provider shows up in the example (`make config-example`)."""
+    expected = render_example(PROVIDERS, active_provider="memory")
+    assert EXAMPLE.read_text(encoding="utf-8") == expected, (
+        "config.example.toml is out of date: run `make config-example`"
+    )
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_example_has_a_template_for_every_provider(provider: str) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    prefix = "" if provider == "memory" else "# "
+    assert f"\n{prefix}provider = {provider!r}".replace("'", '"') in text
+    for key in PROVIDERS[provider].keys:
+        assert re.search(rf"^(# )*{key.name} = ", text, re.MULTILINE), (provider, key.name)
+
+
+def test_each_template_loads_once_uncommented(tmp_path: Path) -> None:
+    """Every commented block is a valid account once its lines are uncommented."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for provider in sorted(set(PROVIDERS) - {"memory"}):
+        block = text.split(f"# --- provider {provider!r} ---\n", 1)[1].split("\n\n", 1)[0]
+        body = "\n".join(line[2:] for line in block.splitlines())
+        config = tmp_path / f"{provider}.toml"
+        for secret in re.findall(r'^\w+_file = "([^"]+)"', body, re.MULTILINE):
+            (tmp_path / secret).write_text("s3cret\n")
+        config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/x.db"\n\n{body}\n')
+        settings = load_settings(config, PROVIDERS)
+        assert [(a.name, a.provider) for a in settings.accounts] == [(f"my-{provider}", provider)]

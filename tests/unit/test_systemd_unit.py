@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,19 +28,60 @@ def directives() -> dict[str, list[str]]:
     return found
 
 
-def test_exposure_score_is_at_most_two() -> None:
+def _analyze() -> str:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    return analyze
+
+
+def exposure(unit: Path) -> float:
+    """``systemd-analyze security --offline=yes``'s overall exposure of ``unit``."""
     run = subprocess.run(
-        [analyze, "security", "--offline=yes", str(UNIT)],
+        [_analyze(), "security", "--offline=yes", str(unit)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     match = re.search(r"Overall exposure level for calsync\.service: (\d+\.\d+)", run.stdout)
     assert match, f"no score in systemd-analyze output:\n{run.stdout}\n{run.stderr}"
-    assert float(match.group(1)) <= MAX_EXPOSURE
+    return float(match.group(1))
+
+
+def verify(unit: Path) -> None:
+    """``systemd-analyze verify``: syntax, directives, and an executable ExecStart."""
+    run = subprocess.run(
+        [_analyze(), "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    problems = [line for line in run.stderr.splitlines() if "calsync.service" in line]
+    assert run.returncode == 0 and not problems, f"{run.stdout}\n{run.stderr}"
+
+
+def installed_unit(directory: Path, calsync: Path) -> Path:
+    """The unit as systemd/install.sh writes it when the command is ``calsync``."""
+    text = UNIT.read_text().replace("/usr/local/bin/calsync", str(calsync))
+    target = directory / "calsync.service"
+    target.write_text(text)
+    return target
+
+
+def test_exposure_score_is_at_most_two() -> None:
+    assert exposure(UNIT) <= MAX_EXPOSURE
+
+
+def test_unit_verifies_once_its_command_is_installed(tmp_path: Path) -> None:
+    # install.sh links /usr/local/bin/calsync to a venv's command; here the command of
+    # the venv running the tests stands in for it (tests/system/test_systemd_install.py
+    # runs the real install).
+    command = Path(sys.executable).parent / "calsync"
+    assert command.is_file() and os.access(command, os.X_OK), command
+    verify(installed_unit(tmp_path, command))
+
+
+def test_unit_without_its_command_does_not_verify(tmp_path: Path) -> None:
+    """The check has teeth: a missing ExecStart binary is what broke the old install."""
+    with pytest.raises(AssertionError, match="not executable"):
+        verify(installed_unit(tmp_path, tmp_path / "missing" / "calsync"))
 
 
 def test_lifecycle_matches_the_daemon() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 
 import click
@@ -22,11 +21,16 @@ def account_add() -> None:
 
 @account_add.command("google")
 @click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
-@click.option("--client-id", metavar="ID", help="OAuth client id (a 'Desktop app' client).")
+@click.option(
+    "--client-id",
+    metavar="ID",
+    help="OAuth client id [default: the account's, else [providers.google] client_id].",
+)
 @click.option(
     "--client-secret-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the OAuth client secret.",
+    help="File holding the OAuth client secret [default: the account's, else "
+    "[providers.google] client_secret_file].",
 )
 @click.option(
     "--token-file",
@@ -63,7 +67,6 @@ def account_add_google(
     Run it again for a configured account to reconnect it.
     """
     from calsync.cli.accounts import GoogleAccountRequest, add_google_account
-    from calsync.providers._google_auth import GOOGLE_AUTH_URI
     from calsync.providers.google import authorize_installed_app
 
     state.configure_logging()
@@ -75,6 +78,8 @@ def account_add_google(
         )
         click.echo(url, err=True)
         if not no_browser:
+            import webbrowser  # starts subprocess machinery: only when asked
+
             webbrowser.open(url)
 
     request = GoogleAccountRequest(
@@ -83,7 +88,7 @@ def account_add_google(
         client_secret_file=client_secret_file,
         token_file=token_file,
         vault_key_file=vault_key_file,
-        auth_uri=auth_uri or GOOGLE_AUTH_URI,
+        auth_uri=auth_uri,
         token_uri=token_uri,
         timeout=timeout,
     )

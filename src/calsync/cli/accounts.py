@@ -23,7 +23,7 @@ from calsync.config.render import toml_value
 from calsync.config.secrets import find_credential
 from calsync.errors import UserError
 from calsync.providers import secrets_vault
-from calsync.providers._google_auth import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
+from calsync.providers._google_config import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
 
 if TYPE_CHECKING:
     from calsync.store import Store
@@ -41,7 +41,7 @@ class GoogleAccountRequest:
     client_secret_file: Path | None = None
     token_file: Path | None = None
     vault_key_file: Path | None = None
-    auth_uri: str = GOOGLE_AUTH_URI
+    auth_uri: str | None = None
     token_uri: str | None = None
     timeout: float = 300.0
 
@@ -112,17 +112,30 @@ def add_google_account(
             hint="Choose another --name.",
         )
     options: dict[str, Any] = dict(existing.options) if existing is not None else {}
-    client_id = request.client_id or options.get("client_id")
+    # Flags first, then the configured account, then [providers.google].
+    app = settings.providers.google
+    client_id = request.client_id or options.get("client_id") or (app and app.client_id)
     if not client_id:
         raise UserError(
             "--client-id is required for a new Google account",
-            hint="Create an OAuth client of type 'Desktop app' in the Google Cloud console.",
+            hint="Set [providers.google] client_id, or create an OAuth client of type "
+            "'Desktop app' in the Google Cloud console and pass --client-id.",
         )
-    secret_path = request.client_secret_file or _source(existing, "client_secret_file")
+    app_secret = app.client_secret_file if app is not None else None
+    secret_path = (
+        request.client_secret_file
+        or _source(existing, "client_secret_file")
+        or (app_secret.source if app_secret is not None else None)
+    )
     client_secret = (
         read_file_secret(secret_path, "client secret") if secret_path is not None else None
     )
-    token_uri = request.token_uri or options.get("token_uri") or GOOGLE_TOKEN_URI
+    auth_uri = request.auth_uri or (app.auth_uri if app is not None else GOOGLE_AUTH_URI)
+    token_uri = (
+        request.token_uri
+        or options.get("token_uri")
+        or (app.token_uri if app is not None else GOOGLE_TOKEN_URI)
+    )
     state_dir = state_directory(settings)
     token_file = (
         request.token_file
@@ -137,7 +150,7 @@ def add_google_account(
     refresh_token = authorize(
         client_id,
         client_secret,
-        auth_uri=request.auth_uri,
+        auth_uri=auth_uri,
         token_uri=token_uri,
         open_url=open_url,
         timeout=request.timeout,

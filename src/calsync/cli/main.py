@@ -44,6 +44,15 @@ class CalsyncGroup(click.Group):
             raise click.exceptions.Exit(report.exit_code) from exc
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Not click.version_option: it reads the version when the module is imported, and
+    # reading it (importlib.metadata) would slow every command down.
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"calsync {calsync.__version__}")
+    ctx.exit()
+
+
 def _default_config() -> str:
     return os.environ.get(CONFIG_ENV) or str(DEFAULT_CONFIG)
 
@@ -58,8 +67,13 @@ def _default_config() -> str:
     help="The configuration file.",
 )
 @click.option("--debug", is_flag=True, help="Log at debug level and show tracebacks of bugs.")
-@click.version_option(
-    calsync.__version__, "--version", prog_name="calsync", message="%(prog)s %(version)s"
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
 )
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path, debug: bool) -> None:
@@ -98,6 +112,7 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
     """
     from calsync.cli.sync_once import print_reports, run_once
     from calsync.daemon import bootstrap
+    from calsync.store.sole_process import SYNC_ONCE, sole_process
 
     if not once:
         raise UserError(
@@ -106,7 +121,10 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
         )
     state.configure_logging()
     settings = state.settings()
-    with bootstrap.store_session(settings) as store:
+    with (
+        bootstrap.store_session(settings) as store,
+        sole_process(store.sqlite_path, SYNC_ONCE, on_wait=lambda why: click.echo(why, err=True)),
+    ):
         reports = run_once(
             store,
             settings,
@@ -133,8 +151,14 @@ def db_upgrade(state: CliState) -> None:
     state.configure_logging()
     settings = state.settings()
     with bootstrap.store_session(settings, migrated=False) as store:
-        store.upgrade()
-    click.echo(f"store is up to date: {bootstrap.display_url(settings.store.url)}")
+        before, after = store.upgrade()
+    where = bootstrap.display_url(settings.store.url)
+    if before is None:
+        click.echo(f"created the schema at revision {after} in {where}")
+    elif before != after:
+        click.echo(f"upgraded the schema from revision {before} to {after} in {where}")
+    else:
+        click.echo(f"already at revision {after}, nothing to do: {where}")
 
 
 @cli.group()

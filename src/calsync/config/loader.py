@@ -6,28 +6,44 @@ Every problem is a `ConfigError` naming the file, the dotted key
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from calsync.config.locate import find_line, syntax_error_position
 from calsync.config.schema import Section
-from calsync.config.sections import ACCOUNT, API, LOGGING, NOTIFY, STORE, SYNC
+from calsync.config.sections import (
+    ACCOUNT,
+    API,
+    GOOGLE_APP,
+    LOGGING,
+    MICROSOFT_APP,
+    NOTIFY,
+    STORE,
+    SYNC,
+)
 from calsync.config.settings import (
     AccountSettings,
     ApiSettings,
+    GoogleAppSettings,
     ListenAddress,
     LoggingSettings,
+    MicrosoftAppSettings,
     NotifySettings,
+    ProvidersSettings,
     Settings,
     StoreSettings,
     SyncSettings,
 )
 from calsync.config.values import InvalidValue, to_python
 from calsync.errors import ConfigError
+
+#: What a ``microsoft`` account inherits from ``[providers.microsoft]``.
+_MICROSOFT_APP_KEYS = ("client_id", "client_secret_file", "authority", "graph_endpoint", "ca_file")
 
 __all__ = ["dotted_key", "load_settings"]
 
@@ -79,6 +95,8 @@ class _Loader:
                 f"and set `{name}_file` to its path (or its name in $CREDENTIALS_DIRECTORY)"
             )
         problem = f"unknown {what}"
+        import difflib  # only a mistyped key needs it
+
         close = difflib.get_close_matches(name, known, n=1)
         if close:
             problem += f"; did you mean `{close[0]}`?"
@@ -163,10 +181,48 @@ class _Loader:
             missing = "client_secret_file" if values["client_id"] else "client_id"
             present = "client_id" if values["client_id"] else "client_secret_file"
             raise self.error("api", None, present, f"set `{missing}` too, or neither")
+        for position, uri in enumerate(values["redirect_uris"]):
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                raise self.error(
+                    "api",
+                    None,
+                    "redirect_uris",
+                    f"entry {position + 1} ({uri!r}) is not an absolute http(s) URL "
+                    "without a fragment",
+                )
         return ApiSettings(**values)
 
+    def providers(self, data: Mapping[str, Any]) -> ProvidersSettings:
+        raw = data.get("providers", {})
+        if not isinstance(raw, dict):
+            raise self.error(None, None, "providers", "expected [providers.<name>] tables")
+        sections = {"google": GOOGLE_APP, "microsoft": MICROSOFT_APP}
+        found: dict[str, Any] = {}
+        for name, table in raw.items():
+            section = sections.get(name)
+            if section is None:
+                problem = self.unknown_key_problem(name, tuple(sections), "provider table")
+                raise self.error(f"providers.{name}", None, None, problem)
+            if not isinstance(table, dict):
+                raise self.error(None, None, section.name, f"expected a [{section.name}] table")
+            values = self.values(section, table)
+            for url_key in ("authority", "graph_endpoint"):
+                if url_key in values:
+                    values[url_key] = values[url_key].rstrip("/")
+            ca_file = values.get("ca_file")
+            if ca_file is not None and not ca_file.is_file():
+                raise self.error(section.name, None, "ca_file", f"file not found: {ca_file}")
+            found[name] = values
+        google = found.get("google")
+        microsoft = found.get("microsoft")
+        return ProvidersSettings(
+            google=None if google is None else GoogleAppSettings(**google),
+            microsoft=None if microsoft is None else MicrosoftAppSettings(**microsoft),
+        )
+
     def settings(self, data: Mapping[str, Any]) -> Settings:
-        known = (*(s.name for s in (STORE, API, SYNC, NOTIFY, LOGGING)), ACCOUNT.name)
+        known = (*(s.name for s in (STORE, API, SYNC, NOTIFY, LOGGING)), ACCOUNT.name, "providers")
         for name, value in data.items():
             if name not in known:
                 what = "section" if isinstance(value, dict) else "top-level key"
@@ -174,15 +230,49 @@ class _Loader:
                 if isinstance(value, dict):
                     raise self.error(name, None, None, problem)
                 raise self.error(None, None, name, problem)
+        store = StoreSettings(**self.table(data, STORE))
+        providers = self.providers(data)
         return Settings(
             path=self.path.absolute(),
-            store=StoreSettings(**self.table(data, STORE)),
+            store=store,
             api=self.api(data),
             sync=SyncSettings(**self.table(data, SYNC)),
             notify=NotifySettings(**self.table(data, NOTIFY)),
             logging=LoggingSettings(**self.table(data, LOGGING)),
-            accounts=self.accounts(data),
+            accounts=self.inherit(self.accounts(data), providers, store),
+            providers=providers,
         )
+
+    def inherit(
+        self,
+        accounts: tuple[AccountSettings, ...],
+        providers: ProvidersSettings,
+        store: StoreSettings,
+    ) -> tuple[AccountSettings, ...]:
+        """A ``microsoft`` account takes the app keys it leaves unset from
+        ``[providers.microsoft]``, and ``vault_key_file`` from ``[store]``."""
+        found: list[AccountSettings] = []
+        for index, account in enumerate(accounts):
+            if account.provider != "microsoft":
+                found.append(account)
+                continue
+            options = dict(account.options)
+            app = providers.microsoft
+            if app is not None:
+                for key in _MICROSOFT_APP_KEYS:
+                    if options.get(key) is None:
+                        options[key] = getattr(app, key)
+            if options.get("vault_key_file") is None:
+                options["vault_key_file"] = store.vault_key_file
+            if options.get("client_id") is None:
+                raise self.error(
+                    "accounts",
+                    index,
+                    "client_id",
+                    "required key is missing (set it here or in [providers.microsoft])",
+                )
+            found.append(replace(account, options=MappingProxyType(options)))
+        return tuple(found)
 
 
 def load_settings(path: Path, provider_schemas: Mapping[str, Section] = NO_PROVIDERS) -> Settings:

@@ -48,6 +48,7 @@ from calsync.errors import ConfigError
 from calsync.notify.provider_push import ProviderPushManager, PushTarget
 from calsync.notify.provider_push_jobs import CalendarRuns, engine_trigger, register_push_jobs
 from calsync.store import CalendarRecord, Store
+from calsync.store.sole_process import DAEMON, sole_process
 from calsync.sync import AccountSyncReport, SyncEngine
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,10 @@ class Daemon:
 
     def _serve(self, settings: Settings) -> int:
         store = bootstrap.open_store(settings)
+        with sole_process(store.sqlite_path, DAEMON):
+            return self._serve_store(settings, store)
+
+    def _serve_store(self, settings: Settings, store: Store) -> int:
         try:
             store.upgrade()
             reclaim_dead_leases(store)

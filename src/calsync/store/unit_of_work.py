@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -80,16 +81,24 @@ class Store:
     def backend(self) -> Backend:
         return self._backend
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (None on PostgreSQL)."""
+        if self._backend != "sqlite":
+            return None
+        return Path(parse_url(self._url)[0].database or "").expanduser()
+
     def _get_engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
                 self._engine, _ = create_store_engine(self._url)
             return self._engine
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest revision (``calsync db upgrade``)."""
+    def upgrade(self) -> tuple[str | None, str]:
+        """Bring the schema to the newest revision (``calsync db upgrade``); returns
+        the revision before (None for an empty database) and after."""
         with _store_errors(), self._writer().begin() as connection:
-            schema.upgrade(connection)
+            return schema.upgrade(connection)
 
     def ensure_current(self) -> None:
         """Raise `StoreError` unless the schema is at the newest revision."""

@@ -10,9 +10,10 @@ Per calendar: pull since the stored cursor (outside any transaction); then, in
 one write transaction, snapshot what the pull can touch (`apply.load_state`),
 `plan`, apply, and store the new cursor; then push pending local changes (each
 push committed on its own). A pull without a cursor (first sync, reconcile)
-lists the whole calendar: it is stored page by page as it arrives, inside one
-write transaction held across the pull, so memory stays bounded by a page
-(`calsync.sync.paged`); the cursor still commits with the data.
+lists the whole calendar: each page is committed as it arrives, in a short
+transaction of its own, so memory stays bounded by a page and API writes are
+never held up for long (SQLite has one write lock); the deletions and the
+cursor commit together in the last transaction (`calsync.sync.paged`).
 
 Failures never corrupt the store nor drop a pending change:
 
@@ -373,16 +374,24 @@ class SyncEngine:
         policy: SyncPolicy,
         progress: ProgressSink | None,
     ) -> tuple[ApplyResult, Pulled]:
-        """Pull the calendar from scratch and store it page by page (bounded
-        memory), data and cursor in one transaction (`calsync.sync.paged`)."""
+        """Pull the calendar from scratch and store it a page per transaction, the
+        deletions and the cursor in the last one (`calsync.sync.paged`)."""
         assert calendar.remote_id is not None
+        with self.store.read() as uow:
+            before = uow.cursors.get(calendar.pk)
+            live_before = uow.events.count_live(calendar.pk)
         pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
         try:
-            with self.store.write() as uow:
-                before = uow.cursors.get(calendar.pk)
-                applied, pulled = store_listing(uow, calendar.pk, pages, policy)
-                self._record_synced(uow, calendar, before, pulled, self._clock())
-            return applied, pulled
+            return store_listing(
+                self.store.write,
+                calendar.pk,
+                pages,
+                policy,
+                lambda uow, pulled: self._record_synced(
+                    uow, calendar, before, pulled, self._clock()
+                ),
+                live_before=live_before,
+            )
         except ListingAborted as aborted:  # rolled back: record why on its own
             with self.store.write() as uow:
                 uow.calendars.set_sync_status(

@@ -1,0 +1,147 @@
+"""The ``calsync account`` and ``calsync keys`` command groups (logic in `accounts`, `keys`)."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+
+import click
+
+from calsync.cli.state import CliState, pass_state
+
+
+@click.group()
+def account() -> None:
+    """Connected calendar accounts."""
+
+
+@account.group("add")
+def account_add() -> None:
+    """Connect a new account (prints the [[accounts]] table to add to the config)."""
+
+
+@account_add.command("google")
+@click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
+@click.option("--client-id", metavar="ID", help="OAuth client id (a 'Desktop app' client).")
+@click.option(
+    "--client-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the OAuth client secret.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the encrypted refresh token [default: next to the SQLite store].",
+)
+@click.option(
+    "--vault-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Vault key file, created if missing [default: the calsync-vault-key credential "
+    "in $CREDENTIALS_DIRECTORY, else one next to the SQLite store].",
+)
+@click.option("--no-browser", is_flag=True, help="Only print the consent URL; open it yourself.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@click.option("--auth-uri", metavar="URL", help="OAuth authorization endpoint (proxies, tests).")
+@click.option("--token-uri", metavar="URL", help="OAuth token endpoint (proxies, tests).")
+@pass_state
+def account_add_google(
+    state: CliState,
+    name: str,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    token_file: Path | None,
+    vault_key_file: Path | None,
+    no_browser: bool,
+    timeout: float,
+    auth_uri: str | None,
+    token_uri: str | None,
+) -> None:
+    """Authorize calsync for a Google account in the browser (loopback redirect + PKCE).
+
+    The refresh token is encrypted with the vault key and written to a file
+    readable only by you; the [[accounts]] table for the config goes to stdout.
+    Run it again for a configured account to reconnect it.
+    """
+    from calsync.cli.accounts import GoogleAccountRequest, add_google_account
+    from calsync.providers._google_auth import GOOGLE_AUTH_URI
+    from calsync.providers.google import authorize_installed_app
+
+    state.configure_logging()
+    settings = state.settings()
+
+    def open_url(url: str) -> None:
+        click.echo(
+            "Open this URL to let calsync use the calendar (waiting for the answer):", err=True
+        )
+        click.echo(url, err=True)
+        if not no_browser:
+            webbrowser.open(url)
+
+    request = GoogleAccountRequest(
+        name=name,
+        client_id=client_id,
+        client_secret_file=client_secret_file,
+        token_file=token_file,
+        vault_key_file=vault_key_file,
+        auth_uri=auth_uri or GOOGLE_AUTH_URI,
+        token_uri=token_uri,
+        timeout=timeout,
+    )
+    added = add_google_account(
+        settings, request, authorize=authorize_installed_app, open_url=open_url
+    )
+    if added.created_key:
+        click.echo(f"# created a new vault key in {added.vault_key_file}", err=True)
+    click.echo(f"# encrypted refresh token written to {added.token_file}", err=True)
+    click.echo(f"# add this to {settings.path}, then reload calsync:", err=True)
+    click.echo(added.snippet, nl=False)
+
+
+@account.command("list")
+@pass_state
+def account_list(state: CliState) -> None:
+    """Configured accounts with their sub, profile id and connection state."""
+    from calsync.cli.accounts import collect_accounts, render_accounts
+    from calsync.daemon import bootstrap
+
+    state.configure_logging()
+    settings = state.settings()
+    with bootstrap.store_session(settings) as store:
+        rows = collect_accounts(store, settings)
+    click.echo(render_accounts(rows))
+
+
+@click.group()
+def keys() -> None:
+    """Vault keys that encrypt stored refresh tokens."""
+
+
+@keys.command("rotate")
+@click.option(
+    "--new-key-file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The new key file: its first key becomes current (a fresh key is generated "
+    "when the file does not exist). The old keys are appended to it.",
+)
+@pass_state
+def keys_rotate(state: CliState, new_key_file: Path) -> None:
+    """Re-encrypt the refresh token files of every configured Google account."""
+    from calsync.cli.keys import rotate_keys
+
+    state.configure_logging()
+    rotation = rotate_keys(state.settings(), new_key_file)
+    if rotation.created_key:
+        click.echo(f"generated a new key in {rotation.key_file}")
+    for path in rotation.rotated:
+        click.echo(f"re-encrypted {path}")
+    for path in rotation.plain:
+        click.echo(f"skipped {path}: a plain (unencrypted) token", err=True)
+    for name in rotation.without_token:
+        click.echo(f"skipped account {name!r}: no refresh_token_file", err=True)
+    click.echo(
+        f"{len(rotation.rotated)} token file(s) now under the first key of {rotation.key_file}; "
+        "it also keeps the old keys, so nothing is unreadable meanwhile.\n"
+        f"Next: set vault_key_file = {str(rotation.key_file)!r} in the google accounts "
+        "(or install it as the calsync-vault-key credential) and reload calsync."
+    )

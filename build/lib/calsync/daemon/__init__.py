@@ -1,0 +1,1 @@
+"""The process: uvicorn, the APScheduler jobs, signal handling and sd_notify."""

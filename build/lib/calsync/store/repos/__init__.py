@@ -1,0 +1,1 @@
+"""Repositories: one per aggregate, all bound to one session by `UnitOfWork`."""

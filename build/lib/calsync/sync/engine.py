@@ -1,0 +1,494 @@
+"""`SyncEngine`: one account's sync pass, calendar by calendar.
+
+Entry points: `SyncEngine.sync_account` (a scheduled pass, ``sync --once``),
+`SyncEngine.sync_calendars` (some calendars, after a provider push) and
+`SyncEngine.push_calendar` (pending local changes only, after an app's write).
+Each goes through the account's gate (`calsync.sync.gate`): nothing runs while
+the account backs off, and two runs of one account never overlap.
+
+Per calendar: pull since the stored cursor (outside any transaction); then, in
+one write transaction, snapshot what the pull can touch (`apply.load_state`),
+`plan`, apply, and store the new cursor; then push pending local changes (each
+push committed on its own). A pull without a cursor (first sync, reconcile)
+lists the whole calendar: it is stored page by page as it arrives, inside one
+write transaction held across the pull, so memory stays bounded by a page
+(`calsync.sync.paged`); the cursor still commits with the data.
+
+Failures never corrupt the store nor drop a pending change:
+
+* `CursorExpired` -> the calendar is pulled again without a cursor (a full
+  reconcile; see the planner for what a complete listing may delete).
+* `RateLimited` / `TransientProviderError` -> the calendar records the error;
+  the account backs off (`Backoff`, per account). A rate limit stops the
+  account's pass at once, since every calendar shares the quota.
+* `CredentialsInvalid` -> the profile is marked disconnected (with a
+  ``profile_disconnected`` notification) and the pass stops.
+
+The transaction that completes a profile's first full sync also queues
+``profile_initial_sync_completed`` (`calsync.sync.milestones`).
+* A push refused as stale (`PreconditionFailed`) clears the cursor, so the
+  next pass reconciles and re-plans it under the conflict policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from calsync.config import AccountSettings, Settings
+from calsync.errors import (
+    CalsyncError,
+    CredentialsInvalid,
+    CursorExpired,
+    RateLimited,
+    TransientProviderError,
+)
+from calsync.providers import registry
+from calsync.providers.base import Provider, SyncWindow
+from calsync.redaction import redact
+from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
+from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
+from calsync.sync.apply import ApplyResult, apply_plan, load_state
+from calsync.sync.backoff import Backoff
+from calsync.sync.discovery import ensure_profile, record_calendars, syncable_calendars
+from calsync.sync.gate import AccountGate, Refusal
+from calsync.sync.milestones import after_calendar_synced, mark_disconnected
+from calsync.sync.paged import ListingAborted, store_listing
+from calsync.sync.planner import plan
+from calsync.sync.progress import ProgressSink
+from calsync.sync.pulling import pull_all, pull_pages
+from calsync.sync.push import push_pending
+from calsync.sync.report import AccountSyncReport, CalendarSyncOutcome
+from calsync.sync.state import Pulled, SyncPolicy
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PROFILE_DISCONNECTED", "PROFILE_INITIAL_SYNC_COMPLETED", "SyncEngine"]
+
+
+class ProviderFactoryFn(Protocol):
+    """`calsync.providers.registry.create`'s shape."""
+
+    def __call__(self, name: str, account_name: str, options: Mapping[str, Any]) -> Provider: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the report, the log and ``last_error``, URL secrets redacted."""
+    if isinstance(exc, CalsyncError):
+        return redact(exc.message)
+    return redact(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _is_bug(exc: BaseException) -> bool:
+    return not isinstance(exc, CalsyncError)
+
+
+class _PushFailed(Exception):
+    """The pull was stored but the push failed: keeps the pull's figures for the report."""
+
+    def __init__(self, partial: CalendarSyncOutcome, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.partial = partial
+        self.cause = cause
+
+
+class SyncEngine:
+    """Thread-safe across accounts; one pass per account at a time (the scheduler's job)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        provider_factory: ProviderFactoryFn = registry.create,
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        rng: Callable[[], float] = random.random,
+        gate: AccountGate | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._factory = provider_factory
+        self._clock = clock
+        self._lock = threading.Lock()
+        #: Shared with the engine a reload replaces, so backoffs and running
+        #: passes carry over (see `calsync.sync.gate`).
+        self.gate = gate if gate is not None else AccountGate(clock, rng=rng)
+        self._discovered_at: dict[str, datetime] = {}
+
+    # -- public entry points: each goes through the gate ----------------------------
+
+    def sync_account(
+        self,
+        account: AccountSettings,
+        *,
+        progress: ProgressSink | None = None,
+        allow_mass_delete: bool = False,
+    ) -> AccountSyncReport:
+        """One pass over the account's calendars. Never raises for provider or store
+        failures: the report (and each calendar's ``last_error``) says what failed."""
+        with self.gate.admitted(account.name, wait=True) as refusal:
+            if refusal is not None:
+                return _refused(account, refusal)
+            return self._sync_account(account, progress, allow_mass_delete)
+
+    def sync_calendars(
+        self, account: AccountSettings, calendars: Sequence[CalendarRecord]
+    ) -> AccountSyncReport:
+        """Pull and push just ``calendars`` (a provider push said they changed)."""
+        return self._targeted(account, calendars, push_only=False)
+
+    def push_calendar(
+        self, account: AccountSettings, calendar: CalendarRecord
+    ) -> AccountSyncReport:
+        """Push ``calendar``'s pending local changes now, without a pull (an app wrote)."""
+        return self._targeted(account, [calendar], push_only=True)
+
+    def discover(self, account: AccountSettings) -> None:
+        """Refresh the account's calendar list (the daemon runs it every
+        ``[sync] rediscover_interval``). Raises `ProviderError` after recording it."""
+        profile = ensure_profile(self.store, account)
+        provider = self._factory(account.provider, account.name, account.options)
+        try:
+            self._discover(provider, profile, account.name)
+        except CredentialsInvalid as exc:
+            self._mark_disconnected(profile, exc)
+            raise
+        finally:
+            provider.close()
+
+    def backoff(self, account_name: str) -> Backoff:
+        return self.gate.backoff(account_name)
+
+    # -- passes -----------------------------------------------------------------------
+
+    def _sync_account(
+        self, account: AccountSettings, progress: ProgressSink | None, allow_mass_delete: bool
+    ) -> AccountSyncReport:
+        try:
+            profile = ensure_profile(self.store, account)
+        except Exception as exc:
+            log.exception("account %r: cannot prepare the store", account.name)
+            return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+        provider: Provider | None = None
+        try:
+            provider = self._factory(account.provider, account.name, account.options)
+            if self._discovery_due(account.name):
+                self._discover(provider, profile, account.name)
+            calendars = syncable_calendars(self.store, profile)
+            return self._sync_calendars(
+                account,
+                provider,
+                calendars,
+                profile=profile,
+                progress=progress,
+                allow_mass_delete=allow_mass_delete,
+            )
+        except Exception as exc:  # provider construction or discovery failed
+            return self._account_failure(account, profile, exc)
+        finally:
+            if provider is not None:
+                provider.close()
+
+    def _targeted(
+        self, account: AccountSettings, calendars: Sequence[CalendarRecord], *, push_only: bool
+    ) -> AccountSyncReport:
+        """A run of some calendars, refused (``busy``) rather than waiting for a pass."""
+        with self.gate.admitted(account.name, wait=False) as refusal:
+            if refusal is not None:
+                return _refused(account, refusal)
+            try:
+                profile = ensure_profile(self.store, account)
+            except Exception as exc:
+                log.exception("account %r: cannot prepare the store", account.name)
+                return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+            provider: Provider | None = None
+            try:
+                provider = self._factory(account.provider, account.name, account.options)
+                return self._sync_calendars(
+                    account, provider, calendars, profile=profile, push_only=push_only
+                )
+            except Exception as exc:  # provider construction failed
+                return self._account_failure(account, profile, exc)
+            finally:
+                if provider is not None:
+                    provider.close()
+
+    def _sync_calendars(
+        self,
+        account: AccountSettings,
+        provider: Provider,
+        calendars: Sequence[CalendarRecord],
+        *,
+        profile: ProfileRecord,
+        progress: ProgressSink | None = None,
+        allow_mass_delete: bool = False,
+        push_only: bool | None = None,
+    ) -> AccountSyncReport:
+        """Sync (or, with ``push_only``, just push) the given calendars over an open
+        provider. ``push_only`` None marks the account's full pass: only a full pass
+        clears the backoff, so a calendar that keeps succeeding never hides one that
+        keeps failing; any run's failure extends it."""
+        policy = SyncPolicy(
+            conflict=account.conflict,
+            max_delete_fraction=self.settings.sync.max_delete_fraction,
+            allow_mass_delete=allow_mass_delete,
+            expect_echoes=provider.capabilities.incremental and not provider.capabilities.read_only,
+            series_as_unit=provider.capabilities.series_as_unit,
+        )
+        outcomes: list[CalendarSyncOutcome] = []
+        retry_after: float | None = None
+        transient = False
+        for index, calendar in enumerate(calendars):
+            partial: CalendarSyncOutcome | None = None
+            try:
+                if push_only:
+                    outcomes.append(self._push_calendar(provider, calendar))
+                else:
+                    outcomes.append(self._sync_calendar(provider, calendar, policy, progress))
+                continue
+            except _PushFailed as failure:
+                exc: Exception = failure.cause
+                partial = failure.partial
+            except Exception as caught:
+                exc = caught
+            outcomes.append(self._calendar_failure(calendar, exc, partial))
+            if isinstance(exc, RateLimited | CredentialsInvalid):
+                rest = calendars[index + 1 :]
+                outcomes += [_not_synced(c, "not synced: " + exc.message) for c in rest]
+                if isinstance(exc, CredentialsInvalid):
+                    self._mark_disconnected(profile, exc)
+                    return AccountSyncReport(account.name, tuple(outcomes), error=exc.message)
+                retry_after, transient = exc.retry_after, True
+                break
+            transient |= isinstance(exc, TransientProviderError)
+        backoff = self.backoff(account.name)
+        retry_at = None
+        if transient:
+            retry_at = backoff.failure(self._clock(), retry_after=retry_after)
+        else:
+            if push_only is None:
+                backoff.success()
+            if not profile.connected:
+                with self.store.write() as uow:
+                    uow.profiles.set_connected(profile.pk, True)
+        return AccountSyncReport(account.name, tuple(outcomes), retry_at=retry_at)
+
+    # -- one calendar ---------------------------------------------------------------
+
+    def _sync_calendar(
+        self,
+        provider: Provider,
+        calendar: CalendarRecord,
+        policy: SyncPolicy,
+        progress: ProgressSink | None,
+    ) -> CalendarSyncOutcome:
+        assert calendar.remote_id is not None
+        with self.store.read() as uow:
+            stored = uow.cursors.get(calendar.pk)
+        pulled: Pulled | None = None
+        if stored is not None and stored.cursor is not None:
+            try:
+                pulled = pull_all(
+                    provider, calendar.remote_id, stored.cursor, self._window(), progress
+                )
+            except CursorExpired as exc:
+                log.info("calendar %s: %s; listing it whole", calendar.calendar_id, exc.message)
+        if pulled is None:
+            applied, pulled = self._store_listing(provider, calendar, policy, progress)
+        else:
+            applied = self._store_pull(calendar, pulled, policy)
+        if applied.aborted is not None:
+            log.error("calendar %s: %s", calendar.calendar_id, applied.aborted.reason)
+            return CalendarSyncOutcome(
+                calendar.calendar_id,
+                calendar.name,
+                ok=False,
+                error=applied.aborted.reason,
+                full_listing=pulled.from_scratch,
+                mass_delete_aborted=True,
+            )
+
+        outcome = CalendarSyncOutcome(
+            calendar.calendar_id,
+            calendar.name,
+            ok=True,
+            upserted=applied.upserted,
+            tombstoned=applied.tombstoned,
+            conflicts=len(applied.conflicts),
+            full_listing=pulled.from_scratch,
+        )
+        if provider.capabilities.read_only:
+            return outcome
+        try:
+            result = push_pending(self.store, provider, calendar)
+        except Exception as exc:
+            raise _PushFailed(outcome, exc) from exc
+        if result.stale:
+            with self.store.write() as uow:
+                uow.cursors.clear(calendar.pk)
+        return replace(outcome, pushed=result.pushed)
+
+    def _push_calendar(self, provider: Provider, calendar: CalendarRecord) -> CalendarSyncOutcome:
+        """Push the calendar's pending changes; what the pull would have planned
+        (recreations, conflicts) waits for the next pass."""
+        outcome = CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=True)
+        if provider.capabilities.read_only or calendar.remote_id is None:
+            return outcome
+        result = push_pending(self.store, provider, calendar)
+        if result.stale:
+            with self.store.write() as uow:
+                uow.cursors.clear(calendar.pk)
+        return replace(outcome, pushed=result.pushed)
+
+    def _store_pull(
+        self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy
+    ) -> ApplyResult:
+        """Plan and apply a pull made with a cursor, as one transaction."""
+        now = self._clock()
+        with self.store.write() as uow:
+            before = uow.cursors.get(calendar.pk)
+            actions = plan(load_state(uow, calendar.pk, pulled), pulled, policy)
+            applied = apply_plan(uow, calendar.pk, actions)
+            if applied.aborted is not None:
+                uow.calendars.set_sync_status(
+                    calendar.pk, last_sync_at=None, last_error=applied.aborted.reason
+                )
+            else:
+                self._record_synced(uow, calendar, before, pulled, now)
+        return applied
+
+    def _store_listing(
+        self,
+        provider: Provider,
+        calendar: CalendarRecord,
+        policy: SyncPolicy,
+        progress: ProgressSink | None,
+    ) -> tuple[ApplyResult, Pulled]:
+        """Pull the calendar from scratch and store it page by page (bounded
+        memory), data and cursor in one transaction (`calsync.sync.paged`)."""
+        assert calendar.remote_id is not None
+        pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
+        try:
+            with self.store.write() as uow:
+                before = uow.cursors.get(calendar.pk)
+                applied, pulled = store_listing(uow, calendar.pk, pages, policy)
+                self._record_synced(uow, calendar, before, pulled, self._clock())
+            return applied, pulled
+        except ListingAborted as aborted:  # rolled back: record why on its own
+            with self.store.write() as uow:
+                uow.calendars.set_sync_status(
+                    calendar.pk, last_sync_at=None, last_error=aborted.abort.reason
+                )
+            return ApplyResult(aborted=aborted.abort), Pulled(from_scratch=True)
+        finally:
+            pages.close()
+
+    def _record_synced(
+        self,
+        uow: UnitOfWork,
+        calendar: CalendarRecord,
+        before: CursorRecord | None,
+        pulled: Pulled,
+        now: datetime,
+    ) -> None:
+        uow.calendars.set_sync_status(calendar.pk, last_sync_at=now, last_error=None)
+        if after_calendar_synced(uow, calendar, before, full_listing=pulled.full_listing):
+            log.info("profile %s: initial sync completed", calendar.profile_id)
+
+    def _window(self) -> SyncWindow:
+        now = self._clock()
+        sync = self.settings.sync
+        return SyncWindow(
+            start=now - timedelta(days=sync.window_past_days),
+            end=now + timedelta(days=sync.window_future_days),
+        )
+
+    # -- discovery and failures -----------------------------------------------------
+
+    def _discovery_due(self, account_name: str) -> bool:
+        with self._lock:
+            last = self._discovered_at.get(account_name)
+        return last is None or self._clock() - last >= self.settings.sync.rediscover_interval
+
+    def _discover(self, provider: Provider, profile: ProfileRecord, account_name: str) -> None:
+        remotes = list(provider.list_calendars())
+        record_calendars(self.store, profile, remotes)
+        with self._lock:
+            self._discovered_at[account_name] = self._clock()
+
+    def _calendar_failure(
+        self,
+        calendar: CalendarRecord,
+        exc: BaseException,
+        partial: CalendarSyncOutcome | None = None,
+    ) -> CalendarSyncOutcome:
+        message = describe(exc)
+        if not _is_bug(exc):
+            # The report carries it; its reader logs or prints it once.
+            log.debug("calendar %s: sync failed: %s", calendar.calendar_id, message)
+        else:
+            # Called after the ``except`` block: the traceback must be passed explicitly.
+            log.error("calendar %s: sync failed unexpectedly", calendar.calendar_id, exc_info=exc)
+        try:
+            with self.store.write() as uow:
+                uow.calendars.set_sync_status(calendar.pk, last_sync_at=None, last_error=message)
+        except Exception:
+            log.exception("calendar %s: could not record the failure", calendar.calendar_id)
+        if partial is not None:  # pulled and stored fine; the push failed
+            return replace(partial, ok=False, error=message, bug=_is_bug(exc))
+        return CalendarSyncOutcome(
+            calendar.calendar_id, calendar.name, ok=False, error=message, bug=_is_bug(exc)
+        )
+
+    def _account_failure(
+        self, account: AccountSettings, profile: ProfileRecord, exc: BaseException
+    ) -> AccountSyncReport:
+        message = describe(exc)
+        if _is_bug(exc):
+            log.error("account %r: sync failed unexpectedly", account.name, exc_info=exc)
+        else:  # the report carries it; its reader logs or prints it once
+            log.debug("account %r: sync failed: %s", account.name, message)
+        retry_at = None
+        try:
+            if isinstance(exc, CredentialsInvalid):
+                self._mark_disconnected(profile, exc)
+            elif isinstance(exc, RateLimited | TransientProviderError):
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                retry_at = self.backoff(account.name).failure(
+                    self._clock(), retry_after=retry_after
+                )
+            with self.store.write() as uow:
+                for calendar in uow.calendars.list_by_profile(profile.pk):
+                    uow.calendars.set_sync_status(
+                        calendar.pk, last_sync_at=None, last_error=message
+                    )
+        except Exception:
+            log.exception("account %r: could not record the failure", account.name)
+        return AccountSyncReport(account.name, error=message, retry_at=retry_at, bug=_is_bug(exc))
+
+    def _mark_disconnected(self, profile: ProfileRecord, exc: CredentialsInvalid) -> None:
+        with self.store.write() as uow:
+            mark_disconnected(uow, profile, exc.message)
+
+
+def _refused(account: AccountSettings, refusal: Refusal) -> AccountSyncReport:
+    return AccountSyncReport(
+        account.name,
+        error=refusal.message,
+        retry_at=refusal.retry_at,
+        skipped=True,
+        busy=refusal.busy,
+    )
+
+
+def _not_synced(calendar: CalendarRecord, why: str) -> CalendarSyncOutcome:
+    return CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=False, error=why)

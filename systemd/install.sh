@@ -1,0 +1,64 @@
+#!/bin/sh
+# Install calsync as a systemd service, the supported way on Debian 12 and Ubuntu
+# (whose system Python refuses `pip install`: PEP 668, externally-managed-environment):
+#
+#   * a virtualenv of its own in $PREFIX (/opt/calsync) holding calsync and its dependencies;
+#   * $BINDIR/calsync (/usr/local/bin/calsync), a link to the venv's command, which is
+#     what the unit's ExecStart runs and what an operator types;
+#   * the unit in $UNITDIR (/etc/systemd/system), pointing at those paths;
+#   * $CONFDIR (/etc/calsync) with calsync.toml (the example, storing SQLite under the
+#     unit's StateDirectory /var/lib/calsync) unless one exists, and credentials/ (0700).
+#
+# Run it as root from a checkout:  sudo systemd/install.sh   (or: sudo make install)
+# Needs python3 (>= 3.11) with venv: apt-get install python3-venv.
+# Running it again upgrades calsync in place and keeps the config.
+# Every path can be overridden (the test suite installs into a temporary directory);
+# SYSTEMCTL=: skips `systemctl daemon-reload`.
+set -eu
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+PYTHON=${PYTHON:-python3}
+PREFIX=${PREFIX:-/opt/calsync}
+BINDIR=${BINDIR:-/usr/local/bin}
+UNITDIR=${UNITDIR:-/etc/systemd/system}
+CONFDIR=${CONFDIR:-/etc/calsync}
+STATEDIR=${STATEDIR:-/var/lib/calsync}
+SYSTEMCTL=${SYSTEMCTL:-systemctl}
+
+"$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' || {
+    echo "install.sh: $PYTHON must be Python >= 3.11 with the venv module" \
+        "(Debian/Ubuntu: apt-get install python3-venv)" >&2
+    exit 1
+}
+
+# The venv, then calsync into it (not editable: the checkout may be removed afterwards).
+if [ ! -x "$PREFIX/bin/python" ]; then
+    "$PYTHON" -m venv "$PREFIX"
+fi
+"$PREFIX/bin/python" -m pip install --quiet --upgrade pip
+"$PREFIX/bin/python" -m pip install --quiet --upgrade "$SRC"
+
+install -d -m 0755 "$BINDIR"
+ln -sfn "$PREFIX/bin/calsync" "$BINDIR/calsync"
+
+# The unit names the default paths; rewrite them only when they were overridden.
+install -d -m 0755 "$UNITDIR"
+sed -e "s#/usr/local/bin/calsync#$BINDIR/calsync#g" \
+    -e "s#/etc/calsync#$CONFDIR#g" \
+    "$SRC/systemd/calsync.service" > "$UNITDIR/calsync.service.tmp"
+chmod 0644 "$UNITDIR/calsync.service.tmp"
+mv "$UNITDIR/calsync.service.tmp" "$UNITDIR/calsync.service"
+
+install -d -m 0755 "$CONFDIR"
+install -d -m 0700 "$CONFDIR/credentials"
+if [ ! -e "$CONFDIR/calsync.toml" ]; then
+    sed -e "s#^url = \"sqlite:///var/calsync.db\"#url = \"sqlite:///$STATEDIR/calsync.db\"#" \
+        "$SRC/config.example.toml" > "$CONFDIR/calsync.toml"
+    chmod 0644 "$CONFDIR/calsync.toml"
+    echo "wrote $CONFDIR/calsync.toml (the example; edit it)"
+fi
+
+"$SYSTEMCTL" daemon-reload 2>/dev/null || echo "note: could not run '$SYSTEMCTL daemon-reload'" >&2
+echo "installed calsync $("$BINDIR/calsync" --version | cut -d' ' -f2) in $PREFIX;" \
+    "command $BINDIR/calsync; unit $UNITDIR/calsync.service"
+echo "next: edit $CONFDIR/calsync.toml, then: systemctl enable --now calsync"
