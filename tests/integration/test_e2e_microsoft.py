@@ -256,3 +256,31 @@ def test_a_series_with_a_moved_and_a_cancelled_occurrence_reads_back(
     fake.delete_event(master)
     e2e.sync_ok()
     assert e2e.read() == []
+
+
+def test_a_first_sync_shows_an_occurrence_cancelled_before_it_as_cancelled(
+    microsoft_e2e: MicrosoftE2E,
+) -> None:
+    e2e, fake = microsoft_e2e
+    recurrence = {
+        "pattern": {"type": "daily", "interval": 1},
+        "range": {"type": "numbered", "startDate": SOON.date().isoformat(),
+                  "numberOfOccurrences": 4},
+    }  # fmt: skip
+    fake.put_event(
+        fake.default_calendar_id,
+        event_body("Daily", SOON, zone="Europe/Berlin", recurrence=recurrence),
+    )
+    days = [SOON + timedelta(days=n) for n in range(4)]
+    [second] = [
+        i["id"]
+        for i in fake.instances(fake.default_calendar_id, days[0], days[3] + timedelta(days=1))
+        if i["originalStart"] == iso(days[1])
+    ]
+    fake.delete_event(second)
+    e2e.sync_ok()
+    expected = [iso(days[0]), iso(days[2]), iso(days[3])]
+    assert sorted(e["start"] for e in e2e.read()) == expected
+    fake.expire_delta_tokens()
+    assert e2e.sync_ok().calendars[0].full_listing
+    assert sorted(e["start"] for e in e2e.read()) == expected

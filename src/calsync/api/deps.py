@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from calsync.api.availability_busy import BusyCache
 from calsync.api.limits import RateLimiter
-from calsync.api.local_changes import LocalChanges
+from calsync.api.local_changes import AccountChanges, LocalChanges
 from calsync.api.metrics import ApiMetrics
 from calsync.api.read_cache import ReadCache
 from calsync.config import Settings
@@ -102,6 +102,8 @@ class ApiServices:
     render_slots: threading.Semaphore | None = None
     #: Told after an app's write to a synced calendar (the daemon pushes it).
     local_changes: LocalChanges = field(default_factory=LocalChanges)
+    #: Told after the connect flow or a revocation changed the connected accounts.
+    account_changes: AccountChanges = field(default_factory=AccountChanges)
     #: Members' busy time for the availability query; off unless built from settings.
     busy_cache: BusyCache = field(default_factory=lambda: BusyCache(0))
 

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync.errors import CursorExpired, ProviderError
 from calsync.model import RemoteEvent
@@ -44,6 +45,7 @@ from calsync.providers._graph_convert import (
     to_remote_event,
 )
 from calsync.providers._graph_http import GraphApiError, GraphClient
+from calsync.providers._graph_recurrence import starts_between
 from calsync.providers.base import PullPage, SyncWindow
 
 RESET_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
@@ -96,6 +98,8 @@ class DeltaPull:
         self.memory = memory
         self.path = f"/me/calendars/{calendar_id}/calendarView/delta"
         self._emitted: set[str] = set()
+        #: Master id -> original starts listed in this round (occurrences and exceptions).
+        self._listed_originals: dict[str, set[date | datetime]] = {}
 
     # -- requests ---------------------------------------------------------------------
 
@@ -148,6 +152,7 @@ class DeltaPull:
             if not link:
                 raise ProviderError("Graph's last delta page carried no @odata.deltaLink")
             self.memory.complete = True
+            changed += self._cancellations(bounds)
             yield PullPage(
                 changed=tuple(changed),
                 final=True,
@@ -219,9 +224,41 @@ class DeltaPull:
                 if master.content.all_day:
                     key = original.date()
                 self.memory.instances[str(item["id"])] = (master_id, key)
+                self._listed_originals.setdefault(master_id, set()).add(key)
             if kind == "exception":
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events
+
+    def _cancellations(self, bounds: tuple[datetime, datetime]) -> list[RemoteEvent]:
+        """Occurrences a full round did not list, of the series it listed: cancelled.
+
+        A cancelled occurrence is simply absent from calendarView, so the series'
+        rule names it and Graph does not. Only occurrences a day clear of the
+        window's edges are judged (an edge occurrence may overlap it or not).
+        """
+        first, last = bounds[0] + timedelta(days=1), bounds[1] - timedelta(days=1)
+        found: list[RemoteEvent] = []
+        for master_id, listed in self._listed_originals.items():
+            cached = self.memory.masters.get(master_id)
+            if cached is None or not cached[1].content.recurrence:
+                continue
+            content = cached[1].content
+            try:
+                expected = starts_between(
+                    content.recurrence, content.start, _zone(content.tzid), first, last
+                )
+            except (ValueError, TypeError):
+                continue  # a rule dateutil cannot read: nothing is judged cancelled
+            for original in expected:
+                if original not in listed:
+                    stamp = (
+                        original.strftime("%Y%m%dT%H%M%SZ")
+                        if isinstance(original, datetime)
+                        else original.strftime("%Y%m%d")
+                    )
+                    remote_id = f"{master_id}/cancelled/{stamp}"
+                    found.append(cancelled_override(remote_id, master_id, original))
+        return found
 
     def _master(self, master_id: str, etag: str | None) -> RemoteEvent | None:
         cached = self.memory.masters.get(master_id)
@@ -269,6 +306,13 @@ class DeltaPull:
                 if master_id == gone:
                     del self.memory.instances[instance]
         return changed, deleted
+
+
+def _zone(tzid: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Etc/UTC")
 
 
 def _zone_label(master: RemoteEvent) -> str:

@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
+
 from calsync.errors import ProviderError
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -156,7 +158,25 @@ def to_graph(
             pattern["month"] = the_month
     else:
         raise _refuse(rule, f"Graph has no FREQ={freq}")
+    _check_first(rule, local)
     return {"pattern": pattern, "range": _range(rule, parts, local, zone, zone_label)}
+
+
+def _check_first(rule: str, local: datetime) -> None:
+    """Graph starts a series at the pattern's first date on or after the start; RFC 5545
+    counts DTSTART itself. Only a start the rule names means the same to both."""
+    # Without its end (an UNTIL in UTC does not mix with a local DTSTART in dateutil).
+    unbounded = ";".join(
+        part
+        for part in rule.partition(":")[2].split(";")
+        if part.split("=")[0].upper() not in ("UNTIL", "COUNT")
+    )
+    try:
+        first = rrulestr(unbounded, dtstart=local).after(local - timedelta(seconds=1), inc=True)
+    except (ValueError, TypeError) as exc:
+        raise _refuse(rule, f"unreadable rule ({exc})") from exc
+    if first != local:
+        raise _refuse(rule, "the event's start is not an occurrence of the rule")
 
 
 def _relative(rule: str, days: list[tuple[int | None, str]], setpos: int | None) -> dict[str, Any]:
@@ -265,3 +285,31 @@ def from_graph(
         else:
             parts.append(f"UNTIL={end.strftime('%Y%m%d')}")
     return ("RRULE:" + ";".join(parts),)
+
+
+def starts_between(
+    lines: tuple[str, ...], start: date | datetime, zone: ZoneInfo, first: datetime, last: datetime
+) -> list[date | datetime]:
+    """Original starts of a series (one RRULE, as `from_graph` writes it) within
+    ``[first, last)``: UTC instants, or dates for an all-day series."""
+    [line] = lines
+    parts = []
+    for part in line.partition(":")[2].split(";"):
+        if part.startswith("UNTIL=") and part.endswith("Z"):
+            until = datetime.strptime(part[6:], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            part = "UNTIL=" + until.astimezone(zone).strftime("%Y%m%dT%H%M%S")
+        parts.append(part)
+    local = _local_start(start, zone)
+    rule = rrulestr(";".join(parts), dtstart=local)
+    if not isinstance(start, datetime):
+        low = datetime.combine(first.date(), time())
+        high = datetime.combine(last.date(), time())
+        return [d.date() for d in rule.between(low, high, inc=True) if d < high]
+    low = first.astimezone(zone).replace(tzinfo=None) - timedelta(days=1)
+    high = last.astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
+    found: list[date | datetime] = []
+    for occurrence in rule.between(low, high, inc=True):
+        instant = occurrence.replace(tzinfo=zone).astimezone(UTC)
+        if first <= instant < last:
+            found.append(instant)
+    return found

@@ -486,7 +486,7 @@ class SyncEngine:
 
     def _mark_disconnected(self, profile: ProfileRecord, exc: CredentialsInvalid) -> None:
         with self.store.write() as uow:
-            mark_disconnected(uow, profile, exc.message)
+            mark_disconnected(uow, profile, exc.message, base_url=self.settings.api.base_url)
 
 
 def _refused(account: AccountSettings, refusal: Refusal) -> AccountSyncReport:

@@ -69,7 +69,9 @@ def after_calendar_synced(
     return True
 
 
-def mark_disconnected(uow: UnitOfWork, profile: ProfileRecord, reason: str) -> bool:
+def mark_disconnected(
+    uow: UnitOfWork, profile: ProfileRecord, reason: str, *, base_url: str | None = None
+) -> bool:
     """Record the profile as disconnected; queue ``profile_disconnected`` if it was
     connected until now. Returns whether it queued one."""
     current = uow.profiles.get_by_pk(profile.pk)
@@ -77,5 +79,6 @@ def mark_disconnected(uow: UnitOfWork, profile: ProfileRecord, reason: str) -> b
     if not current.connected:
         return False
     account = uow.accounts.get(current.account_pk)
-    enqueue_profile_event(uow, account, current, PROFILE_DISCONNECTED)
+    # A profile from the connect flow carries its relink URL (``base_url`` is the API's).
+    enqueue_profile_event(uow, account, current, PROFILE_DISCONNECTED, relink_base_url=base_url)
     return True

@@ -1,7 +1,7 @@
 """Availability: rules per account, and the indexes of the busy read.
 
-Revision ID: 0006_availability
-Revises: 0005_push_attempts
+Revision ID: 0007_availability
+Revises: 0006_connect
 Create Date: 2026-12-07 00:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_availability"
-down_revision: str | None = "0005_push_attempts"
+revision: str = "0007_availability"
+down_revision: str | None = "0006_connect"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
