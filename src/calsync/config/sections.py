@@ -166,6 +166,14 @@ API = Section(
             minimum=60,
             maximum=YEAR,
         ),
+        Key(
+            "chronary_prefix",
+            KeyType.STR,
+            "/chronary",
+            "Path under which the Chronary-compatible API is served (point the chronary "
+            "SDK's base_url at <base_url><prefix>); an empty value turns it off.",
+            example="/chronary",
+        ),
     ],
 )
 

@@ -69,6 +69,8 @@ class ApiSettings:
     previous_client_secret_files: tuple[Secret, ...] = ()
     #: Exact-match allow list for /oauth/authorize (loopback http URIs are always allowed).
     redirect_uris: tuple[str, ...] = ()
+    #: Where the Chronary dialect is mounted ("" = off); no trailing slash.
+    chronary_prefix: str = "/chronary"
 
     @property
     def client_credentials_enabled(self) -> bool:

@@ -29,6 +29,7 @@ from calsync.store.repos.accounts import AccountRepo, ProfileRepo
 from calsync.store.repos.availability_rules import AvailabilityRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
+from calsync.store.repos.chronary import AgentRepo, ApiKeyRepo, EventExtrasRepo, IdempotencyRepo
 from calsync.store.repos.connect import AuthCodeRepo, AuthRequestRepo, ConnectionRepo
 from calsync.store.repos.event_reads import EventReadRepo
 from calsync.store.repos.events import EventRepo
@@ -57,6 +58,10 @@ class UnitOfWork:
         self.channels = ChannelRepo(session, self._journal)
         self.provider_channels = ProviderChannelRepo(session, self._journal)
         self.push_journal = PushJournalRepo(session, self._journal)
+        self.api_keys = ApiKeyRepo(session, self._journal)
+        self.idempotency = IdempotencyRepo(session, self._journal)
+        self.agents = AgentRepo(session, self._journal)
+        self.event_extras = EventExtrasRepo(session, self._journal)
         self.connections = ConnectionRepo(session, self._journal)
         self.auth_requests = AuthRequestRepo(session, self._journal)
         self.auth_codes = AuthCodeRepo(session, self._journal)
