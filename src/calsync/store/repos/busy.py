@@ -1,7 +1,7 @@
 """The availability query's reads: subs to accounts, and one member's busy candidates.
 
 `busy_rows` is ONE statement per member, a ``UNION ALL`` of three index range scans
-(migration 0008): the account's single events overlapping the window
+(migration 0009): the account's single events overlapping the window
 (``(account_id, end_at)``: history before the window is never walked), its series
 masters (``(account_id, recurring)``: a master may reach any window, an RDATE before
 DTSTART included) and its overrides (``(account_id, recurring_event_uid)``: an

@@ -1,7 +1,7 @@
 """Availability: rules per account, and the indexes of the busy read.
 
-Revision ID: 0008_availability
-Revises: 0007_chronary
+Revision ID: 0009_availability
+Revises: 0008_sync_leases
 Create Date: 2026-12-07 00:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_availability"
-down_revision: str | None = "0007_chronary"
+revision: str = "0009_availability"
+down_revision: str | None = "0008_sync_leases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
