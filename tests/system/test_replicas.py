@@ -60,7 +60,7 @@ def _synced_everywhere(store: Store, pks: set[int], after: datetime | None = Non
     return all(
         pk in rows
         and rows[pk].synced_at is not None
-        and (after is None or rows[pk].synced_at > after)  # type: ignore[operator]
+        and (after is None or (rows[pk].synced_at or after) > after)
         for pk in pks
     )
 
@@ -128,8 +128,7 @@ def test_three_replicas_share_sync_take_over_notify_once_and_read_fresh(
             return all(
                 rows[pk].holder not in (None, victim_id)
                 and rows[pk].synced_by == rows[pk].holder
-                and rows[pk].synced_at is not None
-                and rows[pk].synced_at > killed_at
+                and (rows[pk].synced_at or killed_at) > killed_at
                 for pk in orphaned
             )
 
