@@ -35,6 +35,7 @@ from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
 from calsync.store.repos.provider_channels import ProviderChannelRepo
 from calsync.store.repos.push_journal import PushJournalRepo
+from calsync.store.repos.sync_leases import SyncLeaseRepo
 from calsync.store.repos.tokens import TokenRepo
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class UnitOfWork:
         self.channels = ChannelRepo(session, self._journal)
         self.provider_channels = ProviderChannelRepo(session, self._journal)
         self.push_journal = PushJournalRepo(session, self._journal)
+        self.sync_leases = SyncLeaseRepo(session, self._journal)
         self.api_keys = ApiKeyRepo(session, self._journal)
         self.idempotency = IdempotencyRepo(session, self._journal)
         self.agents = AgentRepo(session, self._journal)
