@@ -56,6 +56,7 @@ from calsync.providers._caldav_http import (
     library_call,
 )
 from calsync.providers._caldav_write import CalDAVWriter
+from calsync.providers._calendar_filter import no_calendar_matches
 from calsync.providers._options import (
     opt_bool,
     opt_int,
@@ -155,6 +156,7 @@ class CalDAVProvider:
         )
         members = self._multistatus(reply.status, reply.body, f"PROPFIND {home_url}").members
         found: list[RemoteCalendar] = []
+        names: list[str] = []
         for member in members:
             resourcetype = member.props.get(dav.RESOURCETYPE)
             if resourcetype is None or resourcetype.find(dav.CALENDAR_COLLECTION) is None:
@@ -163,6 +165,7 @@ class CalDAVProvider:
                 continue
             url = urljoin(home_url, member.href)
             name = member.text(dav.DISPLAYNAME) or url.rstrip("/").rpartition("/")[2]
+            names.append(name)
             if self.calendar_filter and not self._selected(url, name):
                 continue
             color = member.text(dav.CALENDAR_COLOR)
@@ -174,6 +177,8 @@ class CalDAVProvider:
                     version=member.text(dav.GETCTAG),
                 )
             )
+        if self.calendar_filter and not found:
+            raise no_calendar_matches(self.calendar_filter, names)
         return found
 
     def _selected(self, url: str, name: str) -> bool:
