@@ -175,21 +175,13 @@ def calsync_child(conn: Any, store_url: str, options: dict[str, Any]) -> None:
     requests: list[str] = []
 
     def factory(name: str, account_name: str, opts: Mapping[str, Any]) -> Any:
-        provider = CalDAVProvider(
+        return CalDAVProvider(
             opts["url"],
             username=opts["username"],
             password=Path(opts["password_file"]).read_text().strip(),
             calendars=opts["calendars"],
+            request_hook=lambda method, url, body: requests.append(method),
         )
-        session = provider._client.session
-        send = session.request
-
-        def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            requests.append(method)
-            return send(method, url, *args, **kwargs)
-
-        session.request = counted  # type: ignore[method-assign]
-        return provider
 
     store = Store(store_url)
     store.upgrade()

@@ -32,6 +32,8 @@ class AuthAndPushMixin:
     channels: dict[str, WatchChannel]
     notifications: list[dict[str, str]]
     _codes: dict[str, dict[str, str]]
+    deny_consent: bool
+    revoked: list[str]
     _token_faults: Any
     _outbox: queue.Queue[tuple[WatchChannel, str] | None]
 
@@ -97,7 +99,8 @@ class AuthAndPushMixin:
                 or code["challenge"] != challenge
             ):
                 return _json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
-            reply["refresh_token"] = self.issue_refresh_token()
+            if code["access_type"] == "offline":  # Google's rule: online access has none
+                reply["refresh_token"] = self.issue_refresh_token()
         else:
             return _json(400, {"error": "unsupported_grant_type"})
         reply["access_token"] = "ya29." + secrets.token_urlsafe(24)
@@ -114,10 +117,28 @@ class AuthAndPushMixin:
             or not query.get("code_challenge")
         ):
             return 400, {"Content-Type": "text/plain"}, b"invalid_request"
+        if self.deny_consent:
+            answer = {"error": "access_denied", "state": query.get("state", "")}
+            return 302, {"Location": f"{redirect}?{urlencode(answer)}"}, b""
         code = "4/" + secrets.token_urlsafe(16)
-        self._codes[code] = {"redirect_uri": redirect, "challenge": query["code_challenge"]}
+        self._codes[code] = {
+            "redirect_uri": redirect,
+            "challenge": query["code_challenge"],
+            "access_type": query.get("access_type", "online"),
+        }
         location = f"{redirect}?{urlencode({'state': query.get('state', ''), 'code': code})}"
         return 302, {"Location": location}, b""
+
+    def _revoke(self, params: dict[str, str]) -> Reply:
+        """https://developers.google.com/identity/protocols/oauth2/web-server#tokenrevoke:
+        revoking a refresh token revokes its access tokens too."""
+        token = params.get("token", "")
+        if token not in self.refresh_tokens:
+            return _json(400, {"error": "invalid_token", "error_description": "Bad Request"})
+        self.refresh_tokens.discard(token)
+        self.revoked.append(token)
+        self.access_tokens.clear()
+        return _json(200, {})
 
     # -- push channels ----------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ It serves what calsync uses, with Google's semantics and error shapes:
 
 - ``GET users/me/calendarList``; ``events.list/insert/get/patch/update/delete``,
   ``events.instances`` (with ``originalStart``), ``events.watch``, ``channels.stop``;
-- ``POST /token`` (refresh_token and authorization_code + PKCE S256 grants) and
-  ``GET /authorize`` (auto-consents and redirects to the loopback redirect URI).
+- ``POST /token`` (refresh_token and authorization_code + PKCE S256 grants; a refresh
+  token only for ``access_type=offline``), ``GET /authorize`` (auto-consents, or refuses
+  with ``deny_consent``, and redirects to the loopback redirect URI) and ``POST /revoke``.
 
 Semantics: sync tokens for events and for the calendar list (expirable on
 demand -> 410 ``fullSyncRequired``); page tokens bound to the first page's
@@ -98,6 +99,10 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
         self.refresh_tokens: set[str] = set()
         self.access_tokens: set[str] = set()
         self._codes: dict[str, dict[str, str]] = {}
+        #: The user refuses on the consent screen (``error=access_denied``).
+        self.deny_consent = False
+        #: Refresh tokens revoked through ``/revoke``.
+        self.revoked: list[str] = []
         self.channels: dict[str, WatchChannel] = {}
         self.notifications: list[dict[str, str]] = []
         self._outbox: queue.Queue[tuple[WatchChannel, str] | None] = queue.Queue()
@@ -303,6 +308,8 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
             return self._token(parse_qs(body.decode()), headers)
         if path == "/authorize" and method == "GET":
             return self._authorize(query)
+        if path == "/revoke" and method == "POST":
+            return self._revoke({**query, **{k: v[-1] for k, v in parse_qs(body.decode()).items()}})
         if not path.startswith(API_PREFIX + "/"):
             raise GoogleError(404, "notFound", "Not Found")
         self._authenticate(headers)

@@ -59,6 +59,10 @@ name = "feed"
 provider = "ics"
 url = "https://example.com/team.ics"
 [[accounts]]
+name = "outlook"
+provider = "microsoft"
+client_id = "8a7c3e0f-2b1d-4c59-9e6a-1f0b7d3c5a21"
+[[accounts]]
 name = "demo"
 provider = "memory"
 """
@@ -122,7 +126,7 @@ def test_config_check_imports_no_provider_implementation(tmp_path: Path) -> None
     code, modules = imported_by(tmp_path, "--config", str(config), "config", "check")
     assert code == 0
     # The light schema modules are what told the loader about every provider's keys.
-    for name in ("caldav", "google", "ics", "memory"):
+    for name in ("caldav", "google", "ics", "memory", "microsoft"):
         assert f"calsync.providers._{name}_config" in modules
         assert f"calsync.providers.{name}" not in modules
     assert loaded(modules, PROVIDER_LIBRARIES) == []
@@ -158,7 +162,7 @@ def test_version_still_reads_the_installed_metadata(tmp_path: Path) -> None:
     assert done.stdout.strip() == f"calsync {version('calsync')}"
 
 
-@pytest.mark.parametrize("name", ["caldav", "google", "ics", "memory"])
+@pytest.mark.parametrize("name", ["caldav", "google", "ics", "memory", "microsoft"])
 def test_every_builtin_has_a_light_schema_equal_to_its_specs(name: str) -> None:
     # The section the loader validates with is the one the implementation declares.
     light = registry.config_sections()[name]

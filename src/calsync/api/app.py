@@ -24,6 +24,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from calsync.api import accounts, auth_routes, calendars, health, metrics
+from calsync.api.connect import profiles as connect_profiles
+from calsync.api.connect import routes as connect_routes
 from calsync.api.deps import ApiServices, identify_token
 from calsync.api.errors import install_exception_handlers
 from calsync.api.fields import tzid_schema
@@ -159,7 +161,9 @@ def create_app(services: ApiServices) -> FastAPI:
     included: list[APIRouter] = []
     for router in (
         auth_routes.router,
+        connect_routes.router,
         accounts.router,
+        connect_profiles.router,
         calendars.router,
         *_optional_routers(),
         health.router,

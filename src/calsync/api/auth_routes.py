@@ -187,13 +187,16 @@ def token_response(
     access_token: str,
     refresh_token: str,
     profile: ProfileRecord | None = None,
+    *,
+    scope: str = SCOPE,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "token_type": "bearer",
         "access_token": access_token,
         "expires_in": int(_ttl(services).total_seconds()),
         "refresh_token": refresh_token,
-        "scope": SCOPE,
+        "scope": scope,
+        "account_id": account.sub,
         "sub": account.sub,
     }
     if account.application_calendar_id is not None:
@@ -240,8 +243,28 @@ async def token(request: Request, services: Services) -> dict[str, Any]:
     grant = parse_parameters(TokenRequest, parameters).root
     if isinstance(grant, RefreshGrant):
         return await run_in_threadpool(_refresh, services, grant.refresh_token)
-    # The connect flow issues codes in a later issue; until then none is valid.
-    raise OAuthError("invalid_grant")
+    # The client has authenticated above, so it is the configured one.
+    client_id = services.settings.api.client_id or ""
+    return await run_in_threadpool(
+        _authorization_code, services, grant.code, client_id, grant.redirect_uri
+    )
+
+
+def _authorization_code(
+    services: ApiServices, code: str, client_id: str, redirect_uri: str | None
+) -> dict[str, Any]:
+    """RFC 6749 §4.1.3: a code from the connect flow, once, for the client and redirect
+    URI it was issued to; anything else is ``invalid_grant``."""
+    with services.store.write() as uow:
+        # No raise inside: a refused presentation must commit the code's use.
+        redeemed = uow.auth_codes.redeem(code, client_id=client_id, redirect_uri=redirect_uri)
+        if redeemed is not None:
+            account = uow.accounts.get(redeemed.account_pk)
+            profile = uow.profiles.get_by_pk(redeemed.profile_pk)
+            access, refresh = issue_tokens(services, uow, account.pk)
+    if redeemed is None:
+        raise OAuthError("invalid_grant")
+    return token_response(services, account, access, refresh, profile, scope=redeemed.scope)
 
 
 def _refresh(services: ApiServices, refresh_token: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from calsync.api.limits import RateLimiter
-from calsync.api.local_changes import LocalChanges
+from calsync.api.local_changes import AccountChanges, LocalChanges
 from calsync.api.metrics import ApiMetrics
 from calsync.api.read_cache import ReadCache
 from calsync.config import Settings
@@ -97,6 +97,8 @@ class ApiServices:
     render_slots: threading.Semaphore | None = None
     #: Told after an app's write to a synced calendar (the daemon pushes it).
     local_changes: LocalChanges = field(default_factory=LocalChanges)
+    #: Told after the connect flow or a revocation changed the connected accounts.
+    account_changes: AccountChanges = field(default_factory=AccountChanges)
 
     def render_slot(self) -> AbstractContextManager[object]:
         return self.render_slots if self.render_slots is not None else nullcontext()

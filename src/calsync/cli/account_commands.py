@@ -102,6 +102,98 @@ def account_add_google(
     click.echo(added.snippet, nl=False)
 
 
+@account_add.command("microsoft")
+@click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
+@click.option(
+    "--client-id",
+    metavar="ID",
+    help="Application (client) id [default: the account's, else [providers.microsoft] client_id].",
+)
+@click.option(
+    "--client-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the client secret [default: the account's, else "
+    "[providers.microsoft] client_secret_file].",
+)
+@click.option(
+    "--authority",
+    metavar="URL",
+    help="Identity platform authority [default: the account's, else [providers.microsoft] "
+    "authority, else https://login.microsoftonline.com/common].",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra CA certificates (PEM) to trust [default: the account's, else "
+    "[providers.microsoft] ca_file].",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the encrypted refresh token [default: next to the SQLite store].",
+)
+@click.option(
+    "--vault-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Vault key file, created if missing [default: the calsync-vault-key credential "
+    "in $CREDENTIALS_DIRECTORY, else one next to the SQLite store].",
+)
+@click.option("--no-browser", is_flag=True, help="Only print the sign-in URL; open it yourself.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@pass_state
+def account_add_microsoft(
+    state: CliState,
+    name: str,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    authority: str | None,
+    ca_file: Path | None,
+    token_file: Path | None,
+    vault_key_file: Path | None,
+    no_browser: bool,
+    timeout: float,
+) -> None:
+    """Authorize calsync for a Microsoft 365 / Outlook.com account in the browser
+    (authorization code + PKCE on a loopback redirect, through msal).
+
+    The refresh token is encrypted with the vault key and written to a file
+    readable only by you; the [[accounts]] table for the config goes to stdout.
+    Run it again for a configured account to reconnect it.
+    """
+    from calsync.cli.accounts_microsoft import MicrosoftAccountRequest, add_microsoft_account
+    from calsync.providers._graph_auth import authorize_auth_code
+
+    state.configure_logging()
+    settings = state.settings()
+
+    def open_url(url: str) -> None:
+        click.echo("Open this URL to sign in and allow calsync (waiting for the answer):", err=True)
+        click.echo(url, err=True)
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    request = MicrosoftAccountRequest(
+        name=name,
+        client_id=client_id,
+        client_secret_file=client_secret_file,
+        authority=authority,
+        ca_file=ca_file,
+        token_file=token_file,
+        vault_key_file=vault_key_file,
+        timeout=timeout,
+    )
+    added = add_microsoft_account(
+        settings, request, authorize=authorize_auth_code, open_url=open_url
+    )
+    if added.created_key:
+        click.echo(f"# created a new vault key in {added.vault_key_file}", err=True)
+    click.echo(f"# encrypted refresh token written to {added.token_file}", err=True)
+    click.echo(f"# add this to {settings.path}, then reload calsync:", err=True)
+    click.echo(added.snippet, nl=False)
+
+
 @account.command("list")
 @pass_state
 def account_list(state: CliState) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -40,6 +41,9 @@ from calsync.config.settings import (
 )
 from calsync.config.values import InvalidValue, to_python
 from calsync.errors import ConfigError
+
+#: What a ``microsoft`` account inherits from ``[providers.microsoft]``.
+_MICROSOFT_APP_KEYS = ("client_id", "client_secret_file", "authority", "graph_endpoint", "ca_file")
 
 __all__ = ["dotted_key", "load_settings"]
 
@@ -226,16 +230,49 @@ class _Loader:
                 if isinstance(value, dict):
                     raise self.error(name, None, None, problem)
                 raise self.error(None, None, name, problem)
+        store = StoreSettings(**self.table(data, STORE))
+        providers = self.providers(data)
         return Settings(
             path=self.path.absolute(),
-            store=StoreSettings(**self.table(data, STORE)),
+            store=store,
             api=self.api(data),
             sync=SyncSettings(**self.table(data, SYNC)),
             notify=NotifySettings(**self.table(data, NOTIFY)),
             logging=LoggingSettings(**self.table(data, LOGGING)),
-            accounts=self.accounts(data),
-            providers=self.providers(data),
+            accounts=self.inherit(self.accounts(data), providers, store),
+            providers=providers,
         )
+
+    def inherit(
+        self,
+        accounts: tuple[AccountSettings, ...],
+        providers: ProvidersSettings,
+        store: StoreSettings,
+    ) -> tuple[AccountSettings, ...]:
+        """A ``microsoft`` account takes the app keys it leaves unset from
+        ``[providers.microsoft]``, and ``vault_key_file`` from ``[store]``."""
+        found: list[AccountSettings] = []
+        for index, account in enumerate(accounts):
+            if account.provider != "microsoft":
+                found.append(account)
+                continue
+            options = dict(account.options)
+            app = providers.microsoft
+            if app is not None:
+                for key in _MICROSOFT_APP_KEYS:
+                    if options.get(key) is None:
+                        options[key] = getattr(app, key)
+            if options.get("vault_key_file") is None:
+                options["vault_key_file"] = store.vault_key_file
+            if options.get("client_id") is None:
+                raise self.error(
+                    "accounts",
+                    index,
+                    "client_id",
+                    "required key is missing (set it here or in [providers.microsoft])",
+                )
+            found.append(replace(account, options=MappingProxyType(options)))
+        return tuple(found)
 
 
 def load_settings(path: Path, provider_schemas: Mapping[str, Section] = NO_PROVIDERS) -> Settings:

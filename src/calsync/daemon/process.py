@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from calsync.api.connect.accounts import with_connections
 from calsync.api.deps import ApiServices
 from calsync.api.provider_push import install_provider_push
 from calsync.config import AccountSettings, Settings
@@ -64,6 +65,9 @@ EngineFactory = Callable[[Store, Settings], SyncEngine]
 #: against the seconds a user waits to see it in their calendar app.
 LOCAL_PUSH_DELAY = timedelta(milliseconds=200)
 
+#: How often the connected accounts are re-read (changes made by another process).
+CONNECTIONS_POLL = timedelta(seconds=30)
+
 
 def account_intervals(settings: Settings) -> dict[str, timedelta]:
     """Account name -> how often it syncs (its own ``interval`` or ``[sync] interval``)."""
@@ -94,6 +98,8 @@ class Daemon:
         load: Callable[[Path], Settings] = bootstrap.load_settings,
         engine_factory: EngineFactory = SyncEngine,
     ) -> None:
+        #: The config as loaded; `settings` adds the accounts connected through the API.
+        self._config = settings
         self._settings = settings
         self._load = load
         self._engine_factory = engine_factory
@@ -134,6 +140,8 @@ class Daemon:
             store.upgrade()
             reclaim_dead_leases(store)
             services = bootstrap.build_services(settings, store)
+            self._refresh_connections(store)
+            settings = self.settings
             app = bootstrap.build_app(settings, store, services)
             server = ApiServer(app, settings.api.listen.host, settings.api.listen.port)
             with self._lock:
@@ -167,6 +175,19 @@ class Daemon:
             register_retention_job(scheduler.aps, store, lambda: self.settings)
             relay = RelayThread(store, settings)
             running = _Running(store, services, scheduler, relay)
+            # Accounts connected through /oauth/authorize: this process is told at once
+            # (the first sync starts within seconds); others (replicas, `calsync account
+            # remove`) are seen by a poll.
+            services.account_changes.subscribe(lambda: self._connections_changed(running))
+            scheduler.aps.add_job(
+                lambda: self._connections_changed(running),
+                "interval",
+                seconds=CONNECTIONS_POLL.total_seconds(),
+                id="connections",
+                name="connected accounts",
+                coalesce=True,
+                max_instances=1,
+            )
             server.start()
             # The watchdog keeps being fed while running jobs drain at shutdown.
             with WatchdogPinger(self._notifier):
@@ -194,6 +215,23 @@ class Daemon:
             store.dispose()
         log.info("calsync stopped")
         return exit_code
+
+    def _refresh_connections(self, store: Store) -> None:
+        """Re-read the connected accounts; `settings` is the config plus them."""
+        with self._lock:
+            config = self._config
+        merged = with_connections(config, store)
+        with self._lock:
+            if self._config is config:
+                self._settings = merged
+
+    def _connections_changed(self, running: _Running) -> None:
+        try:
+            self._refresh_connections(running.store)
+            if running.scheduler.running:
+                running.scheduler.apply(account_intervals(self.settings))
+        except Exception:
+            log.exception("could not refresh the connected accounts")
 
     def _main_loop(self, server: ApiServer, running: _Running) -> int:
         while True:
@@ -233,12 +271,14 @@ class Daemon:
         for key in restart_needed(old, new):
             log.warning("%s changed; restart calsync to apply it", key)
         engine = self._engine_factory(running.store, new)
+        merged = with_connections(new, running.store)
         with self._lock:
             # Jobs already running finish with the old engine; the next run uses
             # this one, behind the same gate (backoffs, runs in progress).
             if self._engine is not None:
                 engine.gate = self._engine.gate
-            self._settings = new
+            self._config = new
+            self._settings = merged
             self._engine = engine
         limiter = running.services.limiter
         if isinstance(limiter, ReloadableRateLimiter) and limiter.reconfigure(
@@ -250,7 +290,7 @@ class Daemon:
                 new.api.rate_limit_per_minute,
             )
         running.relay.restart(new)
-        running.scheduler.apply(account_intervals(new))
+        running.scheduler.apply(account_intervals(merged))
         log.info(
             "config reloaded: log level %s, %d account(s) scheduled",
             new.logging.level,

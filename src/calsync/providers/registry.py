@@ -38,6 +38,7 @@ _BUILTINS: dict[str, str] = {
     "memory": "calsync.providers.memory:SPEC",
     "ics": "calsync.providers.ics:SPEC",
     "google": "calsync.providers.google:SPEC",
+    "microsoft": "calsync.providers.microsoft:SPEC",
 }
 
 #: name -> "module:attribute" of the provider's config `Section` (its ``[[accounts]]``
@@ -47,6 +48,7 @@ _BUILTIN_SCHEMAS: dict[str, str] = {
     "memory": "calsync.providers._memory_config:CONFIG_SECTION",
     "ics": "calsync.providers._ics_config:CONFIG_SECTION",
     "google": "calsync.providers._google_config:CONFIG_SECTION",
+    "microsoft": "calsync.providers._microsoft_config:CONFIG_SECTION",
 }
 
 

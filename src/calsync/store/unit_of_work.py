@@ -28,6 +28,7 @@ from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
+from calsync.store.repos.connect import AuthCodeRepo, AuthRequestRepo, ConnectionRepo
 from calsync.store.repos.event_reads import EventReadRepo
 from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
@@ -55,6 +56,9 @@ class UnitOfWork:
         self.channels = ChannelRepo(session, self._journal)
         self.provider_channels = ProviderChannelRepo(session, self._journal)
         self.push_journal = PushJournalRepo(session, self._journal)
+        self.connections = ConnectionRepo(session, self._journal)
+        self.auth_requests = AuthRequestRepo(session, self._journal)
+        self.auth_codes = AuthCodeRepo(session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()

@@ -489,4 +489,10 @@ class SyncEngine:
         self, profile: ProfileRecord, exc: CredentialsInvalid, account: AccountSettings
     ) -> None:
         with self.store.write() as uow:
-            mark_disconnected(uow, profile, exc.message, refused=fingerprint(account))
+            mark_disconnected(
+                uow,
+                profile,
+                exc.message,
+                base_url=self.settings.api.base_url,
+                refused=fingerprint(account),
+            )

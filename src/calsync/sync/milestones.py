@@ -70,7 +70,12 @@ def after_calendar_synced(
 
 
 def mark_disconnected(
-    uow: UnitOfWork, profile: ProfileRecord, reason: str, *, refused: str | None = None
+    uow: UnitOfWork,
+    profile: ProfileRecord,
+    reason: str,
+    *,
+    base_url: str | None = None,
+    refused: str | None = None,
 ) -> bool:
     """Record the profile as disconnected; queue ``profile_disconnected`` if it was
     connected until now. Returns whether it queued one. ``refused``: the fingerprint
@@ -81,5 +86,6 @@ def mark_disconnected(
     if not current.connected:
         return False
     account = uow.accounts.get(current.account_pk)
-    enqueue_profile_event(uow, account, current, PROFILE_DISCONNECTED)
+    # A profile from the connect flow carries its relink URL (``base_url`` is the API's).
+    enqueue_profile_event(uow, account, current, PROFILE_DISCONNECTED, relink_base_url=base_url)
     return True

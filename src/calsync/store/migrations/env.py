@@ -9,6 +9,7 @@ from alembic import context
 
 from calsync.store import (
     channels_models,  # noqa: F401  (registers its tables on Base)
+    connect_models,  # noqa: F401  (registers its tables)
     provider_channels_models,  # noqa: F401  (registers its table)
     push_models,  # noqa: F401  (registers its table)
 )
