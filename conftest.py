@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.radicale",
     "tests.fixtures.feeds",
     "tests.fixtures.e2e",
+    "tests.fixtures.chronary",
 ]

@@ -144,8 +144,14 @@ def test_add_sync_disconnect_reconnect_and_rotate_keys(
     assert synced.stdout.strip() == "work: ok, 1 calendar(s)"
     listed = calsync(workdir, "account", "list")
     (row,) = listed.stdout.splitlines()[1:]
-    name, provider, enabled, sub, profile, state = row.split()
-    assert (name, provider, enabled, state) == ("work", "google", "yes", "connected")
+    name, kind, provider, enabled, sub, profile, state = row.split()
+    assert (name, kind, provider, enabled, state) == (
+        "work",
+        "config",
+        "google",
+        "yes",
+        "connected",
+    )
     assert sub.startswith("acc_") and profile.startswith("pro_")
 
     # Google revokes the token (and with it its access tokens, which this process
@@ -165,7 +171,7 @@ def test_add_sync_disconnect_reconnect_and_rotate_keys(
     assert "created a new vault key" not in again.stderr
     assert decrypt(token_file, key_file) in fake.refresh_tokens
     assert calsync(workdir, "sync", "--once").exit_code == 0
-    assert "connected" in calsync(workdir, "account", "list").stdout.splitlines()[1].split()
+    assert calsync(workdir, "account", "list").stdout.splitlines()[1].split()[-1] == "connected"
 
     # Rotate to a new key: the token opens with it, not with the old key alone.
     refresh_token = decrypt(token_file, key_file)

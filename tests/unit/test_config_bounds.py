@@ -53,9 +53,7 @@ def tables(table: str, provider: str | None, key: Key, value: object) -> dict[st
     section: Section = PROVIDERS[provider]
     account: dict[str, object] = {"name": "a", "provider": provider, key.name: value}
     for required in section.keys:
-        # client_id of a microsoft account may come from [providers.microsoft] instead.
-        needed = required.required or (provider, required.name) == ("microsoft", "client_id")
-        if needed and required.name not in account:
+        if required.required and required.name not in account:
             account[required.name] = required.example
     return {"accounts": [account]}
 

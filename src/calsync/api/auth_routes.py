@@ -41,7 +41,7 @@ from calsync.api.oauth_requests import (
     oauth_parameters,
     parse_parameters,
 )
-from calsync.api.openapi import ERROR_RESPONSES, OAUTH_ERROR_RESPONSES
+from calsync.api.openapi import ERROR_RESPONSES, OAUTH_ERROR_RESPONSES, responses
 from calsync.api.response_schemas import Empty, TokenAnswer, ok
 from calsync.errors import AuthError, NotFound
 from calsync.store import UnitOfWork
@@ -51,6 +51,8 @@ from calsync.store.repos.tokens import ACCESS, REFRESH
 router = APIRouter(tags=["authorization"])
 
 SCOPE = "read_write"
+#: An ``application_calendar_id`` of this form names a Chronary agent (`_agent_account`).
+AGENT_PREFIX = "agt_"
 MAX_APPLICATION_CALENDAR_ID = 255
 
 
@@ -213,16 +215,41 @@ def token_response(
 @router.post(
     "/v1/application_calendars",
     response_model=None,
-    responses={**ok(TokenAnswer), **ERROR_RESPONSES},
+    responses={**ok(TokenAnswer), **ERROR_RESPONSES, **responses(404)},
 )
 def upsert_application_calendar(
     body: ApplicationCalendarRequest, services: Services
 ) -> dict[str, Any]:
     require_client(services, body)
     with services.store.write() as uow:
-        account, profile, _calendar = uow.accounts.upsert_application(body.application_calendar_id)
+        if body.application_calendar_id.startswith(AGENT_PREFIX):
+            account, profile = _agent_account(uow, body.application_calendar_id)
+        else:
+            account, profile, _calendar = uow.accounts.upsert_application(
+                body.application_calendar_id
+            )
         access, refresh = issue_tokens(services, uow, account.pk)
     return token_response(services, account, access, refresh, profile)
+
+
+def _agent_account(uow: UnitOfWork, agent_id: str) -> tuple[AccountRecord, ProfileRecord | None]:
+    """The account a Chronary agent stands for (every agent is an account): 404 if none.
+
+    An agent made through the Chronary dialect is an application account whose
+    application calendar id is the agent id, and gets its calendar as any
+    application calendar does; any other agent (a connected account's, say)
+    just gets a token for its account, which is then left as it is.
+    """
+    uow.agents.backfill()
+    try:
+        agent = uow.agents.get(agent_id)
+    except NotFound:
+        raise NotFound(f"no agent {agent_id}") from None
+    if agent.account.application_calendar_id == agent_id:
+        account, profile, _calendar = uow.accounts.upsert_application(agent_id)
+        return account, profile
+    profiles = uow.profiles.list(agent.account.pk)
+    return agent.account, profiles[0] if profiles else None
 
 
 @router.post(

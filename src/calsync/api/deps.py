@@ -22,7 +22,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -76,6 +76,16 @@ class TokenHandoff:
         return True, slot[1]
 
 
+class ReplicaStatus:
+    """What ``/healthz`` says about replicas; the daemon sets ``source`` on PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], dict[str, Any]] | None = None
+
+    def __call__(self) -> dict[str, Any] | None:
+        return None if self.source is None else self.source()
+
+
 @dataclass(frozen=True)
 class ApiServices:
     """Everything the API needs, built once by the bootstrap (or a test).
@@ -97,6 +107,8 @@ class ApiServices:
     render_slots: threading.Semaphore | None = None
     #: Told after an app's write to a synced calendar (the daemon pushes it).
     local_changes: LocalChanges = field(default_factory=LocalChanges)
+    #: PostgreSQL replicas: this replica's view of the others, for ``/healthz``.
+    replica_status: ReplicaStatus = field(default_factory=lambda: ReplicaStatus())
     #: Told after the connect flow or a revocation changed the connected accounts.
     account_changes: AccountChanges = field(default_factory=AccountChanges)
 

@@ -177,9 +177,15 @@ def add_google_account(
 # -- account list ------------------------------------------------------------------------
 
 
+#: Where an account comes from: an ``[[accounts]]`` table, or the connect flow (the database).
+CONFIG = "config"
+CONNECTED = "connected"
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRow:
     name: str
+    kind: str
     provider: str
     enabled: str
     sub: str
@@ -188,10 +194,13 @@ class AccountRow:
 
 
 def collect_accounts(store: Store, settings: Settings) -> list[AccountRow]:
-    """Configured accounts with their store ids and profile state, then stored-only ones."""
+    """Configured accounts with their store ids and profile state, then stored-only ones:
+    those connected through /oauth/authorize (``connected``; enabled while their grant
+    is live) and leftovers of removed ``[[accounts]]`` tables."""
     rows: list[AccountRow] = []
     with store.read() as uow:
         stored = {a.name: a for a in uow.accounts.list(kind="connected") if a.name}
+        connections = {c.profile_pk: c for c in uow.connections.list()}
         for account in settings.accounts:
             enabled = "yes" if account.enabled else "no"
             record = stored.pop(account.name, None)
@@ -199,13 +208,16 @@ def collect_accounts(store: Store, settings: Settings) -> list[AccountRow]:
             if record is None or not profiles:
                 sub = record.sub if record is not None else "-"
                 rows.append(
-                    AccountRow(account.name, account.provider, enabled, sub, "-", "never synced")
+                    AccountRow(
+                        account.name, CONFIG, account.provider, enabled, sub, "-", "never synced"
+                    )
                 )
                 continue
             for profile in profiles:
                 rows.append(
                     AccountRow(
                         account.name,
+                        CONFIG,
                         profile.provider_name,
                         enabled,
                         record.sub,
@@ -216,14 +228,20 @@ def collect_accounts(store: Store, settings: Settings) -> list[AccountRow]:
         for name, record in sorted(stored.items()):
             profiles = uow.profiles.list(record.pk)
             if not profiles:
-                rows.append(AccountRow(name, "-", NOT_CONFIGURED, record.sub, "-", "-"))
+                rows.append(AccountRow(name, CONFIG, "-", NOT_CONFIGURED, record.sub, "-", "-"))
             for profile in profiles:
                 state = profile_state(profile.connected, profile.disconnect_reason)
+                connection = connections.get(profile.pk)
+                kind, enabled = CONFIG, NOT_CONFIGURED
+                if connection is not None:
+                    kind = CONNECTED
+                    enabled = "yes" if connection.credentials is not None else "no"
                 rows.append(
                     AccountRow(
                         name,
+                        kind,
                         profile.provider_name,
-                        NOT_CONFIGURED,
+                        enabled,
                         record.sub,
                         profile.profile_id,
                         state,
@@ -250,8 +268,11 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def render_accounts(rows: Sequence[AccountRow]) -> str:
     if not rows:
-        return "no accounts: add [[accounts]] to the config (see `calsync account add google`)"
+        return (
+            "no accounts: add [[accounts]] to the config (see `calsync account add google`), "
+            "or let users connect through /oauth/authorize"
+        )
     return render_table(
-        ("NAME", "PROVIDER", "ENABLED", "SUB", "PROFILE", "STATE"),
-        [(r.name, r.provider, r.enabled, r.sub, r.profile, r.state) for r in rows],
+        ("NAME", "KIND", "PROVIDER", "ENABLED", "SUB", "PROFILE", "STATE"),
+        [(r.name, r.kind, r.provider, r.enabled, r.sub, r.profile, r.state) for r in rows],
     )

@@ -197,22 +197,62 @@ def token() -> None:
 
 
 @token.command("issue")
+@click.option("--account", "account_name", metavar="NAME", help="Configured account.")
 @click.option(
-    "--account", "account_name", required=True, metavar="NAME", help="Configured account."
+    "--agent", "agent_id", metavar="AGT", help="An agent id (agt_...) of the Chronary API."
+)
+@click.option(
+    "--api-key", "api_key", is_flag=True, help="An organization API key for the Chronary API."
 )
 @pass_state
-def token_issue(state: CliState, account_name: str) -> None:
-    """Print a new API access token for a configured account (the last word of the output)."""
-    from calsync.cli.tokens import issue_token
+def token_issue(
+    state: CliState, account_name: str | None, agent_id: str | None, api_key: bool
+) -> None:
+    """Print a new API access token (or API key); it is the last word of the output.
+
+    Give exactly one of --account (a configured account), --agent (the account an
+    agent stands for) or --api-key (the organization's key for the Chronary API).
+    """
+    from calsync.cli.tokens import issue_agent_token, issue_api_key, issue_token
     from calsync.daemon import bootstrap
+
+    if sum((account_name is not None, agent_id is not None, api_key)) != 1:
+        raise click.UsageError("give exactly one of --account, --agent or --api-key")
+    state.configure_logging()
+    settings = state.settings()
+    with bootstrap.store_session(settings) as store:
+        if api_key:
+            org_id, key = issue_api_key(store, settings)
+            click.echo(f"# API key of organization {org_id}; it is shown only now", err=True)
+            click.echo(key)
+            return
+        if agent_id is not None:
+            issued = issue_agent_token(store, settings, agent_id)
+            what = f"agent {agent_id}"
+        else:
+            assert account_name is not None
+            issued = issue_token(store, settings, account_name)
+            what = f"account {account_name}"
+    expiry = f", expires {issued.expires_at:%Y-%m-%dT%H:%M:%SZ}" if issued.expires_at else ""
+    click.echo(f"# {what} (sub {issued.sub}){expiry}", err=True)
+    click.echo(issued.token)
+
+
+@token.command("revoke")
+@click.argument("token_text", metavar="KEY")
+@pass_state
+def token_revoke(state: CliState, token_text: str) -> None:
+    """Revoke one API key or access token (and nothing else)."""
+    from calsync.cli.tokens import revoke_token
+    from calsync.daemon import bootstrap
+    from calsync.errors import NotFound
 
     state.configure_logging()
     settings = state.settings()
     with bootstrap.store_session(settings) as store:
-        issued = issue_token(store, settings, account_name)
-    expiry = f", expires {issued.expires_at:%Y-%m-%dT%H:%M:%SZ}" if issued.expires_at else ""
-    click.echo(f"# account {account_name} (sub {issued.sub}){expiry}", err=True)
-    click.echo(issued.token)
+        if not revoke_token(store, token_text.strip()):
+            raise NotFound("no such key or token (or it was already revoked)")
+    click.echo("revoked")
 
 
 cli.add_command(account)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -42,8 +41,26 @@ from calsync.config.settings import (
 from calsync.config.values import InvalidValue, to_python
 from calsync.errors import ConfigError
 
-#: What a ``microsoft`` account inherits from ``[providers.microsoft]``.
+#: What a ``microsoft`` account takes from ``[providers.microsoft]`` unless it sets them.
 _MICROSOFT_APP_KEYS = ("client_id", "client_secret_file", "authority", "graph_endpoint", "ca_file")
+
+
+def _inherited(data: Mapping[str, Any], raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A ``microsoft`` account's table with the app keys it leaves unset taken from
+    ``[providers.microsoft]`` and ``vault_key_file`` from ``[store]`` (same key types,
+    so they are validated as the account's own)."""
+    if raw.get("provider") != "microsoft":
+        return raw
+    providers = data.get("providers")
+    app = providers.get("microsoft") if isinstance(providers, dict) else None
+    store = data.get("store")
+    inherited: dict[str, Any] = {}
+    if isinstance(app, dict):
+        inherited |= {key: app[key] for key in _MICROSOFT_APP_KEYS if key in app}
+    if isinstance(store, dict) and "vault_key_file" in store:
+        inherited["vault_key_file"] = store["vault_key_file"]
+    return {**inherited, **raw}
+
 
 __all__ = ["dotted_key", "load_settings"]
 
@@ -157,7 +174,7 @@ class _Loader:
         accounts: list[AccountSettings] = []
         first_index: dict[str, int] = {}
         for index, raw in enumerate(raw_accounts):
-            account = self.account(index, raw)
+            account = self.account(index, _inherited(data, raw))
             if account.name in first_index:
                 raise self.error(
                     "accounts",
@@ -177,6 +194,10 @@ class _Loader:
             host = _WILDCARD_HOSTS.get(listen.host, listen.host)
             values["base_url"] = f"http://{ListenAddress(host, listen.port)}"
         values["base_url"] = values["base_url"].rstrip("/")
+        prefix = values["chronary_prefix"].strip().rstrip("/")
+        if prefix and (not prefix.startswith("/") or any(c in prefix for c in "?#% ")):
+            raise self.error("api", None, "chronary_prefix", "a path such as /chronary, or empty")
+        values["chronary_prefix"] = prefix
         if (values["client_id"] is None) != (values["client_secret_file"] is None):
             missing = "client_secret_file" if values["client_id"] else "client_id"
             present = "client_id" if values["client_id"] else "client_secret_file"
@@ -230,49 +251,16 @@ class _Loader:
                 if isinstance(value, dict):
                     raise self.error(name, None, None, problem)
                 raise self.error(None, None, name, problem)
-        store = StoreSettings(**self.table(data, STORE))
-        providers = self.providers(data)
         return Settings(
             path=self.path.absolute(),
-            store=store,
+            store=StoreSettings(**self.table(data, STORE)),
             api=self.api(data),
             sync=SyncSettings(**self.table(data, SYNC)),
             notify=NotifySettings(**self.table(data, NOTIFY)),
             logging=LoggingSettings(**self.table(data, LOGGING)),
-            accounts=self.inherit(self.accounts(data), providers, store),
-            providers=providers,
+            accounts=self.accounts(data),
+            providers=self.providers(data),
         )
-
-    def inherit(
-        self,
-        accounts: tuple[AccountSettings, ...],
-        providers: ProvidersSettings,
-        store: StoreSettings,
-    ) -> tuple[AccountSettings, ...]:
-        """A ``microsoft`` account takes the app keys it leaves unset from
-        ``[providers.microsoft]``, and ``vault_key_file`` from ``[store]``."""
-        found: list[AccountSettings] = []
-        for index, account in enumerate(accounts):
-            if account.provider != "microsoft":
-                found.append(account)
-                continue
-            options = dict(account.options)
-            app = providers.microsoft
-            if app is not None:
-                for key in _MICROSOFT_APP_KEYS:
-                    if options.get(key) is None:
-                        options[key] = getattr(app, key)
-            if options.get("vault_key_file") is None:
-                options["vault_key_file"] = store.vault_key_file
-            if options.get("client_id") is None:
-                raise self.error(
-                    "accounts",
-                    index,
-                    "client_id",
-                    "required key is missing (set it here or in [providers.microsoft])",
-                )
-            found.append(replace(account, options=MappingProxyType(options)))
-        return tuple(found)
 
 
 def load_settings(path: Path, provider_schemas: Mapping[str, Section] = NO_PROVIDERS) -> Settings:

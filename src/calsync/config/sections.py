@@ -166,6 +166,14 @@ API = Section(
             minimum=60,
             maximum=YEAR,
         ),
+        Key(
+            "chronary_prefix",
+            KeyType.STR,
+            "/chronary",
+            "Path under which the Chronary-compatible API is served (point the chronary "
+            "SDK's base_url at <base_url><prefix>); an empty value turns it off.",
+            example="/chronary",
+        ),
     ],
 )
 
@@ -213,6 +221,16 @@ SYNC = Section(
             "Time between two listings of an account's calendars.",
             minimum=1,
             maximum=MAX_INTERVAL,
+        ),
+        Key(
+            "lease_ttl",
+            KeyType.DURATION,
+            "60s",
+            "PostgreSQL replicas: how long a replica owns a calendar's sync without "
+            "renewing its lease (renewed every third of it); a dead replica's "
+            "calendars move to the others after this long.",
+            minimum=2,
+            maximum=3600,
         ),
     ],
 )

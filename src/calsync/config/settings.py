@@ -69,6 +69,8 @@ class ApiSettings:
     previous_client_secret_files: tuple[Secret, ...] = ()
     #: Exact-match allow list for /oauth/authorize (loopback http URIs are always allowed).
     redirect_uris: tuple[str, ...] = ()
+    #: Where the Chronary dialect is mounted ("" = off); no trailing slash.
+    chronary_prefix: str = "/chronary"
 
     @property
     def client_credentials_enabled(self) -> bool:
@@ -82,6 +84,7 @@ class SyncSettings:
     window_future_days: int
     max_delete_fraction: float
     rediscover_interval: timedelta
+    lease_ttl: timedelta
 
 
 @dataclass(frozen=True, slots=True)

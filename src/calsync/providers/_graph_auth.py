@@ -60,6 +60,27 @@ def _session(ca_file: str | None) -> requests.Session:
     return session
 
 
+def _msal_app(
+    client_id: str, client_secret: str | None, authority: str, ca_file: str | None, **extra: Any
+) -> Any:
+    """A confidential client with a secret, else a public one (a native app registration).
+
+    Instance discovery is off: the authority is used as configured (national clouds,
+    proxies and test servers cannot answer login.microsoftonline.com's discovery).
+    """
+    options: dict[str, Any] = {
+        "authority": authority,
+        "instance_discovery": False,
+        "http_client": _session(ca_file),
+        **extra,
+    }
+    if client_secret:
+        return msal.ConfidentialClientApplication(
+            client_id, client_credential=client_secret, **options
+        )
+    return msal.PublicClientApplication(client_id, **options)
+
+
 def _first_line(text: object) -> str:
     return str(text or "").strip().splitlines()[0] if str(text or "").strip() else ""
 
@@ -123,12 +144,11 @@ class GraphAuth:
     def _application(self) -> Any:
         if self._app is None:
             try:
-                self._app = msal.ConfidentialClientApplication(
+                self._app = _msal_app(
                     self._client_id,
-                    client_credential=self._client_secret,
-                    authority=self.authority,
-                    instance_discovery=False,
-                    http_client=_session(self._ca_file),
+                    self._client_secret,
+                    self.authority,
+                    self._ca_file,
                     token_cache=self._cache,
                 )
             except requests.RequestException as exc:
@@ -257,13 +277,7 @@ def authorize_auth_code(
     timeout: float = 300.0,
 ) -> str:
     """Run the authorization-code flow (PKCE) on a loopback redirect; the refresh token."""
-    app = msal.ConfidentialClientApplication(
-        client_id,
-        client_credential=client_secret,
-        authority=authority.rstrip("/"),
-        instance_discovery=False,
-        http_client=_session(ca_file),
-    )
+    app = _msal_app(client_id, client_secret, authority.rstrip("/"), ca_file)
     server = _OneShotServer(("127.0.0.1", 0), _RedirectCatcher)
     server.timeout = timeout
     redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/"

@@ -21,7 +21,9 @@ CONFIG_SECTION = Section(
         Key(
             "client_id",
             KeyType.STR,
-            help="Application (client) id of the app registration.",
+            help="Application (client) id of the app registration (default: "
+            "[providers.microsoft] client_id, as for the other app keys).",
+            required=True,
             example="8a7c3e0f-2b1d-4c59-9e6a-1f0b7d3c5a21",
         ),
         Key(

@@ -35,24 +35,36 @@ a:focus,input:focus,button:focus{outline:3px solid #e8a317;outline-offset:2px}
 #: Shown on the chooser; provider names are the flow's ``provider_name`` values.
 PROVIDER_LABELS = {"google": "Google Calendar", "microsoft": "Microsoft 365 / Outlook"}
 
+
+def _csp(app_origin: str | None) -> str:
+    # The pages need nothing from anywhere: no script, no frame. A form may post only
+    # here; browsers apply form-action to the redirects that follow a submission too,
+    # so the app's origin (where a successful connect ends) is allowed beside 'self'.
+    targets = "'self'" + (f" {app_origin}" if app_origin else "")
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; "
+        f"form-action {targets}; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 HEADERS = {
-    # The pages need nothing from anywhere: no script, no frame, no foreign form target.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def _page(
+    title: str, body: str, status: int = 200, *, app_origin: str | None = None
+) -> HTMLResponse:
     html = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)} - calsync</title>\n<style>{_STYLE}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    headers = {**HEADERS, "Content-Security-Policy": _csp(app_origin)}
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def error_page(title: str, message: str, status: int = 400) -> HTMLResponse:
@@ -73,6 +85,7 @@ def chooser_page(
     caldav_url: str = "",
     caldav_username: str = "",
     status: int = 200,
+    app_origin: str | None = None,
 ) -> HTMLResponse:
     """Links to each configured provider and the CalDAV form, all bound to ``handle``."""
     links = "".join(
@@ -111,4 +124,4 @@ def chooser_page(
         '<button type="submit">Connect CalDAV calendar</button>\n'
         "</form>\n</section>"
     )
-    return _page("Connect your calendar", body, status)
+    return _page("Connect your calendar", body, status, app_origin=app_origin)

@@ -52,6 +52,11 @@ def offered(services: ApiServices) -> tuple[str, ...]:
     return services.settings.providers.configured
 
 
+def origin_of(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _error(exc: FlowError) -> HTMLResponse:
     return pages.error_page(exc.title, exc.message, exc.status)
 
@@ -101,7 +106,7 @@ def authorize(request: Request, services: Services) -> Response:
     if provider in (GOOGLE, MICROSOFT):
         response = _start_provider(services, provider, handle, browser)
     else:
-        response = pages.chooser_page(handle, offered(services))
+        response = pages.chooser_page(handle, offered(services), app_origin=origin_of(redirect_uri))
     set_browser_cookie(services, response, browser)
     return response
 
@@ -167,6 +172,7 @@ def _connect_caldav(services: ApiServices, form: dict[str, str], browser: str | 
             caldav_url=url,
             caldav_username=username,
             status=400,
+            app_origin=origin_of(found.redirect_uri),
         )
 
     parts = urlsplit(url)
