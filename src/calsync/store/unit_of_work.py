@@ -26,6 +26,7 @@ from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
 from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
+from calsync.store.repos.availability_rules import AvailabilityRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
 from calsync.store.repos.chronary import AgentRepo, ApiKeyRepo, EventExtrasRepo, IdempotencyRepo
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.connections = ConnectionRepo(session, self._journal)
         self.auth_requests = AuthRequestRepo(session, self._journal)
         self.auth_codes = AuthCodeRepo(session, self._journal)
+        self.availability = AvailabilityRepo(session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()

@@ -5,8 +5,8 @@ record it (an unreachable server on the very first attempt, a calendar filter
 that matches nothing). ``refused_credentials`` is a fingerprint of the
 credentials a provider refused: the engine does not send the same ones again.
 
-Revision ID: 0009_profile_status
-Revises: 0008_sync_leases
+Revision ID: 0010_profile_status
+Revises: 0009_availability
 Create Date: 2026-12-07 17:00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_profile_status"
-down_revision: str | None = "0008_sync_leases"
+revision: str = "0010_profile_status"
+down_revision: str | None = "0009_availability"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
