@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from html import unescape
 
 import httpx
 import pytest
 
+from calsync.config import Settings
 from tests.fixtures.api import run_api_server
 from tests.fixtures.radicale import RadicaleServer
 from tests.integration.connect_world import (
@@ -138,3 +140,29 @@ def test_the_form_is_refused_without_the_browser_that_started_it(
     assert reply.status_code == 403 and "location" not in reply.headers
     with world.server.store.read() as uow:
         assert uow.connections.list() == []
+
+
+def test_a_private_server_address_is_refused_unless_allowed(
+    store_url: str, browser: Browser, radicale_server: RadicaleServer
+) -> None:
+    def strict(settings: Settings) -> Settings:
+        settings = connect_settings(settings, None)
+        return replace(settings, notify=replace(settings.notify, allow_private_callbacks=False))
+
+    with run_api_server(store_url, adjust=strict) as server:
+        world = ConnectWorld(server, None)  # type: ignore[arg-type]
+        chooser = browser.go(world.auth_link(world.cronofy()))
+        refused = browser.go(
+            f"{world.base_url}/oauth/connect/caldav",
+            method="POST",
+            data={
+                "request": form_of(chooser.text)["request"],
+                "url": radicale_server.base_url + "/",
+                "username": radicale_server.username,
+                "password": radicale_server.password,
+            },
+        )
+        assert refused.status == 400
+        assert "cannot be used from here" in refused.text
+        with server.store.read() as uow:
+            assert uow.connections.list() == []
