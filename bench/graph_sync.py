@@ -242,15 +242,16 @@ def main() -> None:
         f"events={args.events} ({args.events // SERIES_EVERY} weekly series of {OCCURRENCES}) "
         f"graph page_size={args.page_size} google page_size=250 runs={args.runs} (medians)"
     )
-    google_runs, graph_runs = [], []
+    google_runs: list[dict[str, dict[str, Any]]] = []
+    graph_runs: list[dict[str, dict[str, Any]]] = []
     for _ in range(args.runs):
-        for runs, go in ((google_runs, google_run), (graph_runs, None)):
+        for name in ("google", "microsoft"):
             work = Path(tempfile.mkdtemp(prefix="calsync-msbench-"))
             try:
-                if go is not None:
-                    runs.append(go(args.events, work))
+                if name == "google":
+                    google_runs.append(google_run(args.events, work))
                 else:
-                    runs.append(graph_run(args.events, work, args.page_size))
+                    graph_runs.append(graph_run(args.events, work, args.page_size))
             finally:
                 shutil.rmtree(work, ignore_errors=True)
     report("google (SyncEngine.sync_account -> SQLite)", google_runs)
