@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pycronofy
 
-from calsync.config import GoogleAppSettings, ProvidersSettings, Secret, Settings
+from calsync.config import (
+    GoogleAppSettings,
+    MicrosoftAppSettings,
+    ProvidersSettings,
+    Secret,
+    Settings,
+)
 from calsync.providers import secrets_vault
 from tests.fakes.google_calendar import GoogleCalendarFake
 from tests.fixtures.api import ApiServer, cronofy_client, run_api_server
@@ -34,11 +41,17 @@ def google_app(fake: GoogleCalendarFake) -> GoogleAppSettings:
     )
 
 
-def connect_settings(settings: Settings, fake: GoogleCalendarFake | None) -> Settings:
+def connect_settings(
+    settings: Settings,
+    fake: GoogleCalendarFake | None,
+    microsoft: MicrosoftAppSettings | None = None,
+) -> Settings:
     return replace(
         settings,
         store=replace(settings.store, vault_key_file=Secret(VAULT_KEY)),
-        providers=ProvidersSettings(google=google_app(fake) if fake is not None else None),
+        providers=ProvidersSettings(
+            google=google_app(fake) if fake is not None else None, microsoft=microsoft
+        ),
     )
 
 
@@ -60,8 +73,8 @@ class Arrival:
 
 
 class Browser:
-    def __init__(self) -> None:
-        self.http = httpx.Client(timeout=30, trust_env=False, follow_redirects=False)
+    def __init__(self, verify: Any = True) -> None:
+        self.http = httpx.Client(timeout=30, trust_env=False, follow_redirects=False, verify=verify)
         self.visited: list[str] = []
 
     def go(self, url: str, *, method: str = "GET", data: dict[str, str] | None = None) -> Arrival:

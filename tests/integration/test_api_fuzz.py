@@ -14,7 +14,9 @@ Two things are set up around it, each for a reason the test names:
   (or OAuth 400) is one of the rules JSON Schema cannot state, which the
   schema documents in words (`BEYOND_SCHEMA`): an event's end before its
   start, a read's ``to`` before its ``from``, recurrence lines that do not
-  parse, a bulk delete naming its targets twice, and state (a duplicate
+  parse, a bulk delete naming its targets twice, availability periods out of
+  order or spanning more than 35 days, a group requiring more members than it
+  has, a weekly period ending before it starts, and state (a duplicate
   calendar name, a deleted calendar, a callback host that does not resolve,
   an unknown refresh token).
   Any other failure, and any other status for these, still fails the test.
@@ -82,6 +84,22 @@ BEYOND_SCHEMA: dict[str, set[tuple[str, str]]] = {
     },
     "POST /v1/calendars": {("name", "a calendar with this name already exists")},
     "PATCH /v1/calendars/{calendar_id}": {("name", "a calendar with this name already exists")},
+    "POST /v1/availability": {
+        ("query_periods.N.end", "the end must be after the start"),
+        ("available_periods.N.end", "the end must be after the start"),
+        ("participants.N.members.N.available_periods.N.end", "the end must be after the start"),
+        ("query_periods", "within 35 days of the earliest start"),
+        ("available_periods", "within 35 days of the earliest start"),
+        ("query_slots", "within 35 days of the earliest start"),
+        ("participants.N.required", "a number from 1 to the number of members"),
+        ("participants.N.required", "more than the group's"),
+        ("participants.N.members.N.calendar_ids", "unknown calendar id"),  # state
+        ("participants.N.members.N.sub", "unknown sub"),  # state (the API key only)
+    },
+    "POST /v1/availability_rules": {
+        ("weekly_periods.N.end_time", "the end must be after the start"),
+        ("calendar_ids", "unknown calendar id"),  # state
+    },
     "POST /v1/channels": {
         ("callback_url", "does not resolve"),
         ("callback_url", "must not point to a loopback, private or reserved address"),
@@ -104,7 +122,8 @@ def explained_by_documented_rule(label: str, status: int, body: bytes) -> bool:
     if status != 422 or not rules or not isinstance(data, dict):
         return False
     problems = [
-        (field, entry.get("description", ""))
+        # List positions are numbered in the field path (``participants.0.required``).
+        (re.sub(r"\.[0-9]+(?=\.|$)", ".N", field), entry.get("description", ""))
         for field, entries in data.get("errors", {}).items()
         for entry in entries
     ]

@@ -231,5 +231,15 @@ def test_a_cold_caldav_pass_imports_no_http_library(
     code, modules = run("sync", "--once")
     assert code == 0
     assert "calsync.providers.caldav" in modules
-    for heavy in ("caldav", "niquests", "urllib3", "httpx", "requests", "fastapi", "alembic"):
-        assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
+    heavy = ("caldav", "niquests", "urllib3", "httpx", "requests", "fastapi", "alembic")
+    assert loaded(modules, heavy) == []
+    assert loaded(modules, ("icalendar",)) == ["icalendar"]  # the event was parsed
+    code, modules = run("sync", "--once")  # nothing changed: nothing to parse
+    assert code == 0
+    assert loaded(modules, (*heavy, "icalendar")) == []
+
+
+def loaded(modules: set[str], libraries: tuple[str, ...]) -> list[str]:
+    return sorted(
+        lib for lib in libraries if any(m == lib or m.startswith(f"{lib}.") for m in modules)
+    )

@@ -50,6 +50,7 @@ OPTIONAL_ROUTERS = (
     "calsync.api.ical",
     "calsync.api.channels",
     "calsync.api.availability",
+    "calsync.api.availability_rules",
     "calsync.api.provider_push",
 )
 

@@ -222,6 +222,16 @@ SYNC = Section(
             minimum=1,
             maximum=MAX_INTERVAL,
         ),
+        Key(
+            "lease_ttl",
+            KeyType.DURATION,
+            "60s",
+            "PostgreSQL replicas: how long a replica owns a calendar's sync without "
+            "renewing its lease (renewed every third of it); a dead replica's "
+            "calendars move to the others after this long.",
+            minimum=2,
+            maximum=3600,
+        ),
     ],
 )
 

@@ -84,6 +84,7 @@ class SyncSettings:
     window_future_days: int
     max_delete_fraction: float
     rediscover_interval: timedelta
+    lease_ttl: timedelta
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,8 @@ from calsync.api.provider_push import install_provider_push
 from calsync.config import AccountSettings, Settings
 from calsync.daemon import bootstrap
 from calsync.daemon.jobs import SyncJobs
-from calsync.daemon.live_api import ReloadableRateLimiter, restart_needed
+from calsync.daemon.leases import LeaseCollector, LeaseKeeper
+from calsync.daemon.live_api import ReloadableRateLimiter, ScrapeSafe, restart_needed
 from calsync.daemon.relay_thread import RelayThread, reclaim_dead_leases
 from calsync.daemon.retention import register_retention_job
 from calsync.daemon.scheduling import SyncScheduler
@@ -104,6 +105,7 @@ class Daemon:
         self._load = load
         self._engine_factory = engine_factory
         self._engine: SyncEngine | None = None
+        self._keeper: LeaseKeeper | None = None
         self._lock = threading.Lock()
         self._inbox = SignalInbox()
         self._notifier = SdNotifier.from_env()
@@ -144,13 +146,27 @@ class Daemon:
             settings = self.settings
             app = bootstrap.build_app(settings, store, services)
             server = ApiServer(app, settings.api.listen.host, settings.api.listen.port)
+            keeper = None
+            if store.backend == "postgresql":
+                # Replicas share the store: each syncs the calendars it holds leases for.
+                keeper = LeaseKeeper(
+                    store, lambda: self.settings, wake=lambda name: scheduler.wake(name)
+                )
+                services.replica_status.source = keeper.status
+                services.metrics.registry.register(
+                    ScrapeSafe(LeaseCollector(keeper, store), "sync lease")
+                )
+            self._keeper = keeper
             with self._lock:
                 self._engine = self._engine_factory(store, settings)
+                self._engine.ownership = keeper
             # Provider push channels (Google watch): renewed on the scheduler, and
             # opened after the pass that first synced a calendar; a notification
             # triggers an immediate sync of its calendar. Polling continues
             # regardless, as delivery is not guaranteed.
             push = ProviderPushManager(store, lambda: self.settings)
+            if keeper is not None:
+                push.owns, push.leader = keeper.owns, lambda: keeper.leader
             scheduler = SyncScheduler(
                 SyncJobs(
                     lambda: self.engine,
@@ -193,6 +209,8 @@ class Daemon:
             with WatchdogPinger(self._notifier):
                 try:
                     scheduler.start()
+                    if keeper is not None:
+                        keeper.start()
                     scheduler.apply(account_intervals(settings))
                     relay.start()
                     self._notifier.ready(f"serving on {settings.api.listen}")
@@ -206,6 +224,8 @@ class Daemon:
                     log.info("stopping: waiting for running sync jobs")
                 finally:
                     scheduler.shutdown()
+                    if keeper is not None:
+                        keeper.stop()
                     # Before the store goes: the relay's last pass records its outcomes.
                     relay.stop()
                     server.stop()
@@ -277,6 +297,7 @@ class Daemon:
             # this one, behind the same gate (backoffs, runs in progress).
             if self._engine is not None:
                 engine.gate = self._engine.gate
+                engine.ownership = self._engine.ownership
             self._config = new
             self._settings = merged
             self._engine = engine

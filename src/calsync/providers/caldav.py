@@ -30,13 +30,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from calsync.errors import CredentialsInvalid, CursorExpired, ProviderError, RateLimited
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import _caldav_xml as dav
-from calsync.providers import _ical, _ical_fast
 from calsync.providers._caldav_config import CONFIG_SECTION, DEFAULT_MULTIGET_BATCH
 from calsync.providers._caldav_cursors import (
     CTAG_CURSOR_PREFIX,
@@ -57,7 +56,6 @@ from calsync.providers._caldav_http import (
     discovery_problem,
     retry_after,
 )
-from calsync.providers._caldav_write import CalDAVWriter
 from calsync.providers._failures import where
 from calsync.providers._options import (
     opt_bool,
@@ -69,6 +67,10 @@ from calsync.providers._options import (
 )
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
 from calsync.providers.registry import ProviderSpec
+
+if TYPE_CHECKING:
+    from calsync.providers._caldav_write import CalDAVWriter
+    from calsync.providers._ical import ParsedEvent
 
 __all__ = [
     "CONFIG_SECTION",
@@ -122,7 +124,7 @@ class CalDAVProvider:
         )
         #: The configured URL, its userinfo (if any) taken out as the credentials.
         self.url = self._http.url
-        self._writer = CalDAVWriter(self._http)
+        self._writer_instance: CalDAVWriter | None = None
         #: Collection URL -> the getctag the calendar listing just reported: the
         #: first pull of that calendar in this pass uses it instead of asking again.
         self._listed_ctags: dict[str, str] = {}
@@ -418,6 +420,10 @@ class CalDAVProvider:
         self, listing: dav.Multistatus, hrefs: list[str]
     ) -> tuple[tuple[RemoteEvent, ...], list[str]]:
         """Each resource parsed once (`_ical_fast`); hrefs the server did not return."""
+        # Imported here: icalendar (~60 ms) is needed only when events arrive, never
+        # by a pass that finds nothing changed (issue #11).
+        from calsync.providers import _ical_fast
+
         events: dict[str, RemoteEvent] = {}
         seen: set[str] = set()
         for member in listing.members:
@@ -469,12 +475,20 @@ class CalDAVProvider:
     def delete_event(self, calendar_remote_id: str, remote_id: str, etag: str | None) -> None:
         self._writer.delete(calendar_remote_id, remote_id, etag)
 
+    @property
+    def _writer(self) -> CalDAVWriter:
+        if self._writer_instance is None:
+            from calsync.providers._caldav_write import CalDAVWriter  # icalendar: see _convert
+
+            self._writer_instance = CalDAVWriter(self._http)
+        return self._writer_instance
+
     def close(self) -> None:
         self._http.close()
 
 
 def remote_events(
-    href: str, parsed: Sequence[_ical.ParsedEvent], etag: str | None
+    href: str, parsed: Sequence[ParsedEvent], etag: str | None
 ) -> Iterator[RemoteEvent]:
     """One resource -> its master (remote_id = href) and overrides (href#RECURRENCE-ID)."""
     for event in parsed:

@@ -159,6 +159,11 @@ class Event(Base):
         Index(None, "calendar_id", "start_at"),
         Index(None, "calendar_id", "deleted"),
         Index(None, "push_state", "calendar_id"),
+        # The availability query's busy read (`store.repos.busy`): one account's events
+        # ending after a window's start, and its series masters and overrides.
+        Index(None, "account_id", "end_at"),
+        Index(None, "account_id", "recurring"),
+        Index(None, "account_id", "recurring_event_uid"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from calsync.errors import StoreError
 from calsync.store import (
+    availability_models,  # noqa: F401  (registers its table)
     channels_models,  # noqa: F401  (registers its tables on Base)
     chronary_models,  # noqa: F401  (registers its tables on Base)
     provider_channels_models,  # noqa: F401  (registers its table)

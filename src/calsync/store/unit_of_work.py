@@ -26,6 +26,7 @@ from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
 from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
+from calsync.store.repos.availability_rules import AvailabilityRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
 from calsync.store.repos.chronary import AgentRepo, ApiKeyRepo, EventExtrasRepo, IdempotencyRepo
@@ -35,6 +36,7 @@ from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
 from calsync.store.repos.provider_channels import ProviderChannelRepo
 from calsync.store.repos.push_journal import PushJournalRepo
+from calsync.store.repos.sync_leases import SyncLeaseRepo
 from calsync.store.repos.tokens import TokenRepo
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class UnitOfWork:
         self.channels = ChannelRepo(session, self._journal)
         self.provider_channels = ProviderChannelRepo(session, self._journal)
         self.push_journal = PushJournalRepo(session, self._journal)
+        self.sync_leases = SyncLeaseRepo(session, self._journal)
         self.api_keys = ApiKeyRepo(session, self._journal)
         self.idempotency = IdempotencyRepo(session, self._journal)
         self.agents = AgentRepo(session, self._journal)
@@ -64,6 +67,7 @@ class UnitOfWork:
         self.connections = ConnectionRepo(session, self._journal)
         self.auth_requests = AuthRequestRepo(session, self._journal)
         self.auth_codes = AuthCodeRepo(session, self._journal)
+        self.availability = AvailabilityRepo(session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()

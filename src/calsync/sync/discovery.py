@@ -34,6 +34,7 @@ def record_calendars(
     back is undeleted with its history.
     """
     with store.write() as uow:
+        uow.sync_leases.serialize_discovery(profile.pk)
         for remote in remotes:
             uow.calendars.upsert_remote(profile.pk, remote)
         if remotes:

@@ -37,6 +37,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -46,6 +47,7 @@ from calsync.errors import (
     CalsyncError,
     CredentialsInvalid,
     CursorExpired,
+    LeaseLost,
     RateLimited,
     TransientProviderError,
 )
@@ -59,6 +61,7 @@ from calsync.sync.backoff import Backoff
 from calsync.sync.discovery import ensure_profile, record_calendars, syncable_calendars
 from calsync.sync.gate import AccountGate, Refusal
 from calsync.sync.milestones import after_calendar_synced, mark_disconnected
+from calsync.sync.ownership import FencedStore, Ownership, StoreView
 from calsync.sync.paged import ListingAborted, store_listing
 from calsync.sync.planner import plan
 from calsync.sync.progress import ProgressSink
@@ -114,8 +117,11 @@ class SyncEngine:
         *,
         rng: Callable[[], float] = random.random,
         gate: AccountGate | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.store = store
+        #: This replica's calendar leases (PostgreSQL replicas); None: sync everything.
+        self.ownership = ownership
         self.settings = settings
         self._factory = provider_factory
         self._clock = clock
@@ -184,6 +190,8 @@ class SyncEngine:
             provider = self._factory(account.provider, account.name, account.options)
             if self._discovery_due(account.name):
                 self._discover(provider, profile, account.name)
+                if self.ownership is not None:
+                    self.ownership.refresh()  # leases for calendars just discovered
             calendars = syncable_calendars(self.store, profile)
             return self._sync_calendars(
                 account,
@@ -248,19 +256,37 @@ class SyncEngine:
         outcomes: list[CalendarSyncOutcome] = []
         retry_after: float | None = None
         transient = False
+        pass_started = self._clock()
+        calendars = self._owned(calendars, full_pass=push_only is None)
         for index, calendar in enumerate(calendars):
             partial: CalendarSyncOutcome | None = None
-            try:
-                if push_only:
-                    outcomes.append(self._push_calendar(provider, calendar))
-                else:
-                    outcomes.append(self._sync_calendar(provider, calendar, policy, progress))
+            view = self._view(calendar)
+            if view is None:  # the lease went away since `_owned`
                 continue
+            try:
+                with self._syncing(calendar):
+                    try:
+                        if push_only:
+                            outcomes.append(self._push_calendar(provider, calendar, view))
+                        else:
+                            outcomes.append(
+                                self._sync_calendar(provider, calendar, policy, progress, view)
+                            )
+                        continue
+                    finally:
+                        self._after_calendar(view, pass_started)
             except _PushFailed as failure:
                 exc: Exception = failure.cause
                 partial = failure.partial
             except Exception as caught:
                 exc = caught
+            if isinstance(exc, LeaseLost) or isinstance(exc.__cause__, LeaseLost):
+                # Another replica owns it now: its outcome and status are not ours to write.
+                log.warning("calendar %s: %s; not committed", calendar.calendar_id, exc)
+                if self.ownership is not None:
+                    self.ownership.lost(calendar.pk)
+                outcomes.append(_not_synced(calendar, "not synced: the sync lease was lost"))
+                continue
             outcomes.append(self._calendar_failure(calendar, exc, partial))
             if isinstance(exc, RateLimited | CredentialsInvalid):
                 rest = calendars[index + 1 :]
@@ -291,9 +317,10 @@ class SyncEngine:
         calendar: CalendarRecord,
         policy: SyncPolicy,
         progress: ProgressSink | None,
+        view: StoreView,
     ) -> CalendarSyncOutcome:
         assert calendar.remote_id is not None
-        with self.store.read() as uow:
+        with view.read() as uow:
             stored = uow.cursors.get(calendar.pk)
         pulled: Pulled | None = None
         if stored is not None and stored.cursor is not None:
@@ -304,9 +331,9 @@ class SyncEngine:
             except CursorExpired as exc:
                 log.info("calendar %s: %s; listing it whole", calendar.calendar_id, exc.message)
         if pulled is None:
-            applied, pulled = self._store_listing(provider, calendar, policy, progress)
+            applied, pulled = self._store_listing(provider, calendar, policy, progress, view)
         else:
-            applied = self._store_pull(calendar, pulled, policy)
+            applied = self._store_pull(calendar, pulled, policy, view)
         if applied.aborted is not None:
             log.error("calendar %s: %s", calendar.calendar_id, applied.aborted.reason)
             return CalendarSyncOutcome(
@@ -330,32 +357,34 @@ class SyncEngine:
         if provider.capabilities.read_only:
             return outcome
         try:
-            result = push_pending(self.store, provider, calendar)
+            result = push_pending(view, provider, calendar)
         except Exception as exc:
             raise _PushFailed(outcome, exc) from exc
         if result.stale:
-            with self.store.write() as uow:
+            with view.write() as uow:
                 uow.cursors.clear(calendar.pk)
         return replace(outcome, pushed=result.pushed)
 
-    def _push_calendar(self, provider: Provider, calendar: CalendarRecord) -> CalendarSyncOutcome:
+    def _push_calendar(
+        self, provider: Provider, calendar: CalendarRecord, view: StoreView
+    ) -> CalendarSyncOutcome:
         """Push the calendar's pending changes; what the pull would have planned
         (recreations, conflicts) waits for the next pass."""
         outcome = CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=True)
         if provider.capabilities.read_only or calendar.remote_id is None:
             return outcome
-        result = push_pending(self.store, provider, calendar)
+        result = push_pending(view, provider, calendar)
         if result.stale:
-            with self.store.write() as uow:
+            with view.write() as uow:
                 uow.cursors.clear(calendar.pk)
         return replace(outcome, pushed=result.pushed)
 
     def _store_pull(
-        self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy
+        self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy, view: StoreView
     ) -> ApplyResult:
         """Plan and apply a pull made with a cursor, as one transaction."""
         now = self._clock()
-        with self.store.write() as uow:
+        with view.write() as uow:
             before = uow.cursors.get(calendar.pk)
             actions = plan(load_state(uow, calendar.pk, pulled), pulled, policy)
             applied = apply_plan(uow, calendar.pk, actions)
@@ -373,17 +402,18 @@ class SyncEngine:
         calendar: CalendarRecord,
         policy: SyncPolicy,
         progress: ProgressSink | None,
+        view: StoreView,
     ) -> tuple[ApplyResult, Pulled]:
         """Pull the calendar from scratch and store it a page per transaction, the
         deletions and the cursor in the last one (`calsync.sync.paged`)."""
         assert calendar.remote_id is not None
-        with self.store.read() as uow:
+        with view.read() as uow:
             before = uow.cursors.get(calendar.pk)
             live_before = uow.events.count_live(calendar.pk)
         pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
         try:
             return store_listing(
-                self.store.write,
+                view.write,
                 calendar.pk,
                 pages,
                 policy,
@@ -393,13 +423,71 @@ class SyncEngine:
                 live_before=live_before,
             )
         except ListingAborted as aborted:  # rolled back: record why on its own
-            with self.store.write() as uow:
+            with view.write() as uow:
                 uow.calendars.set_sync_status(
                     calendar.pk, last_sync_at=None, last_error=aborted.abort.reason
                 )
             return ApplyResult(aborted=aborted.abort), Pulled(from_scratch=True)
         finally:
             pages.close()
+
+    # -- ownership (replicas on PostgreSQL; see `calsync.sync.ownership`) ------------
+
+    def _owned(
+        self, calendars: Sequence[CalendarRecord], *, full_pass: bool
+    ) -> list[CalendarRecord]:
+        """The calendars this replica holds; for a full pass, only those due (a
+        lease that moved keeps its due time, so no calendar is synced twice in an
+        interval). A calendar another replica holds is marked due now, so that its
+        holder runs it (a provider push or an app write reached this replica)."""
+        ownership = self.ownership
+        if ownership is None:
+            return list(calendars)
+        now = self._clock()
+        slack = min(self.settings.sync.interval * 0.05, timedelta(seconds=2))
+        mine: list[CalendarRecord] = []
+        others: list[int] = []
+        for calendar in calendars:
+            if ownership.token(calendar.pk) is None:
+                others.append(calendar.pk)
+                continue
+            due = ownership.due(calendar.pk)
+            if full_pass and due is not None and due > now + slack:
+                continue
+            mine.append(calendar)
+        if others and not full_pass:
+            with self.store.write() as uow:
+                uow.sync_leases.mark_due(others)
+        return sorted(mine, key=lambda c: (ownership.due(c.pk) or now, c.pk))
+
+    def _view(self, calendar: CalendarRecord) -> StoreView | None:
+        if self.ownership is None:
+            return self.store
+        token = self.ownership.token(calendar.pk)
+        if token is None:
+            return None
+        return FencedStore(self.store, calendar.pk, self.ownership.replica, token)
+
+    def _syncing(self, calendar: CalendarRecord) -> AbstractContextManager[None]:
+        return nullcontext() if self.ownership is None else self.ownership.syncing(calendar.pk)
+
+    def _after_calendar(self, view: StoreView, pass_started: datetime) -> None:
+        """Record the sync on the lease row: by whom, and when the next one is due."""
+        if self.ownership is None or not isinstance(view, FencedStore):
+            return
+        due_at = pass_started + self.settings.sync.interval
+        try:
+            with self.store.write() as uow:
+                uow.sync_leases.synced(view.calendar_pk, view.replica, view.token, due_at)
+        except Exception:
+            log.exception("calendar %s: could not record its sync on the lease", view.calendar_pk)
+        self.ownership.synced(view.calendar_pk, due_at)
+        log.info(
+            "calendar %s synced by replica %s (token %d)",
+            view.calendar_pk,
+            view.replica,
+            view.token,
+        )
 
     def _record_synced(
         self,

@@ -13,6 +13,7 @@ through a `requests.Session` with ``trust_env`` off: with it on,
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,19 @@ def _msal_app(microsoft: MicrosoftAppSettings) -> Any:
 
 def microsoft_start(microsoft: MicrosoftAppSettings, redirect_uri: str, state: str) -> Started:
     try:
-        flow = _msal_app(microsoft).initiate_auth_code_flow(
-            list(MICROSOFT_SCOPES), redirect_uri=redirect_uri, state=state, prompt="consent"
-        )
+        with warnings.catch_warnings():
+            # msal recommends form_post; but the browser-binding cookie is SameSite=Lax,
+            # which a cross-site POST does not carry, so the answer comes as a GET
+            # (query). The code in the URL is single use and useless without the PKCE
+            # verifier, which never leaves calsync.
+            warnings.simplefilter("ignore", UserWarning)
+            flow = _msal_app(microsoft).initiate_auth_code_flow(
+                list(MICROSOFT_SCOPES),
+                redirect_uri=redirect_uri,
+                state=state,
+                prompt="consent",
+                response_mode="query",
+            )
     except Exception as exc:
         raise UserError("the Microsoft authority cannot be reached") from exc
     return Started(str(flow["auth_uri"]), dict(flow))

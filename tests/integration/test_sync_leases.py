@@ -1,0 +1,132 @@
+"""Sync ownership by lease (issue #16), in process over one real store: shares,
+takeovers and the fence. The daemons themselves are in tests/system/test_replicas.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from calsync.config import AccountSettings, Settings
+from calsync.daemon.leases import LeaseKeeper
+from calsync.errors import LeaseLost
+from calsync.providers.memory import drop_backend, get_backend
+from calsync.store import Store
+from calsync.store.sql import utcnow
+from calsync.sync import SyncEngine
+from calsync.sync.ownership import FencedStore
+from tests.fixtures.api import make_settings
+from tests.fixtures.store import content
+
+CALENDARS = ["A", "B", "C", "D"]
+
+
+class Stalled(LeaseKeeper):
+    """A keeper whose renewals do not run (a paused process): it still believes."""
+
+    def refresh(self) -> None:
+        pass
+
+
+@pytest.fixture
+def world(store: Store) -> Iterator[tuple[Store, Settings, AccountSettings]]:
+    name = f"acct-{uuid.uuid4().hex[:10]}"
+    backend = get_backend(name)
+    for calendar in CALENDARS:
+        remote = backend.ensure_calendar(calendar)
+        backend.remote_upsert(remote, content(f"{calendar} event", day=1))
+    account = AccountSettings(
+        name=name,
+        provider="memory",
+        interval=None,
+        conflict="remote",
+        enabled=True,
+        options={"backend": name, "calendars": CALENDARS},
+    )
+    base = make_settings(store.backend, "http://127.0.0.1:1", 1)
+    settings = replace(base, accounts=(account,))
+    settings = replace(settings, sync=replace(settings.sync, lease_ttl=timedelta(seconds=60)))
+    SyncEngine(store, settings).discover(account)
+    yield store, settings, account
+    drop_backend(name)
+
+
+def test_two_replicas_share_the_calendars_and_never_hold_one_twice(
+    world: tuple[Store, Settings, AccountSettings],
+) -> None:
+    store, settings, _ = world
+    a = LeaseKeeper(store, lambda: settings, replica="a")
+    b = LeaseKeeper(store, lambda: settings, replica="b")
+    a.tick()
+    assert len(a.held()) == 4  # alone: everything
+    b.tick()  # two live now; nothing is free yet
+    assert len(b.held()) == 0
+    a.tick()  # gives back its surplus
+    b.tick()
+    assert len(a.held()) == 2 and len(b.held()) == 2
+    assert not set(a.held()) & set(b.held())
+    with store.read() as uow:
+        rows = {r.calendar_pk: r.holder for r in uow.sync_leases.list()}
+    assert sorted(str(holder) for holder in rows.values()) == ["a", "a", "b", "b"]
+    assert a.takeovers == b.takeovers == 0
+    b.stop()  # a clean stop gives its leases back at once
+    a.tick()
+    assert len(a.held()) == 4 and a.takeovers == 0
+
+
+def test_an_expired_lease_is_taken_over_and_fences_its_old_holder(
+    world: tuple[Store, Settings, AccountSettings],
+) -> None:
+    store, settings, account = world
+    a = Stalled(store, lambda: settings, replica="a")
+    a.tick()
+    pk = min(a.held())
+    token = a.token(pk)
+    assert token is not None
+    with store.write() as uow:  # a stops renewing: its leases and heartbeat run out
+        uow.sync_leases.renew("a", {p: a.token(p) or 0 for p in a.held()}, utcnow())
+        uow.sync_leases.forget_replica("a")
+    b = LeaseKeeper(store, lambda: settings, replica="b")
+    b.tick()
+    assert pk in b.held() and b.takeovers == 4
+    assert b.token(pk) == token + 1
+
+    fenced = FencedStore(store, pk, "a", token)
+    with pytest.raises(LeaseLost), fenced.write() as uow:
+        uow.cursors.set(pk, "stale", full_sync_completed=True)
+    with store.read() as uow:
+        assert uow.cursors.get(pk) is None  # rolled back
+
+    # a's engine still believes it holds the calendars (its keeper has not run
+    # since, as in a pause): its commits are refused.
+    engine = SyncEngine(store, settings, ownership=a)
+    report = engine.sync_account(account)
+    assert [c.error for c in report.calendars] == ["not synced: the sync lease was lost"] * 4
+    with store.read() as uow:
+        assert all(uow.cursors.get(p) is None for p in b.held())
+    assert a.held() == {}
+
+    # b's engine syncs them all, fenced by its own tokens.
+    report = SyncEngine(store, settings, ownership=b).sync_account(account)
+    assert report.ok and len(report.calendars) == 4
+    with store.read() as uow:
+        assert all(uow.cursors.get(p) is not None for p in b.held())
+        assert {r.synced_by for r in uow.sync_leases.list()} == {"b"}
+
+
+def test_a_calendar_synced_is_not_due_again_within_its_interval(
+    world: tuple[Store, Settings, AccountSettings],
+) -> None:
+    store, settings, account = world
+    a = LeaseKeeper(store, lambda: settings, replica="a")
+    a.tick()
+    engine = SyncEngine(store, settings, ownership=a)
+    assert len(engine.sync_account(account).calendars) == 4
+    assert engine.sync_account(account).calendars == ()  # none due yet
+    a.stop()
+    b = LeaseKeeper(store, lambda: settings, replica="b")
+    b.tick()  # the leases moved, with their due times
+    assert SyncEngine(store, settings, ownership=b).sync_account(account).calendars == ()
