@@ -65,3 +65,17 @@ def test_pages_forbid_scripts_frames_and_foreign_form_targets() -> None:
     assert "form-action 'self' https://app.example.org" in policy
     assert "frame-ancestors 'none'" in policy
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_a_reload_that_changes_a_provider_table_asks_for_a_restart() -> None:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from calsync.config import GoogleAppSettings, ProvidersSettings, settings_from_tables
+    from calsync.daemon.live_api import restart_needed
+
+    old = settings_from_tables({}, Path("calsync.toml"))
+    google = GoogleAppSettings("id", None, "https://a/auth", "https://a/token", "https://a/api/")
+    new = replace(old, providers=ProvidersSettings(google=google))
+    assert restart_needed(old, new) == ["providers.google (for /oauth/authorize)"]
+    assert restart_needed(new, new) == []
