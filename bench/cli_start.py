@@ -17,6 +17,10 @@ Wall time medians (and CPU time: user + system of the child) over ``--runs``.
 
     .venv/bin/python bench/cli_start.py --runs 9 --caldav-runs 3
 
+``--before DIR`` adds an older checkout (``git worktree add --detach DIR REV``),
+run from the same interpreter with its ``src`` first on PYTHONPATH, to every
+comparison: the before/after of a change, side by side in the same run.
+
 Needs vdirsyncer (``pip install -e '.[bench]'``).
 """
 
@@ -62,11 +66,36 @@ class Timing:
         return statistics.median(self.wall), statistics.median(self.cpu)
 
 
-def timed(argv: Sequence[str], cwd: Path | None = None, stdin: bytes = b"") -> tuple[float, float]:
+@dataclass(frozen=True)
+class Cmd:
+    """A command line, and the source tree it runs from (None: this checkout)."""
+
+    argv: tuple[str, ...]
+    source: Path | None = None
+
+
+def calsync_cmd(source: Path | None, *args: str) -> Cmd:
+    if source is None:
+        return Cmd((CALSYNC, *args))
+    # The older tree's package shadows the editable install (PYTHONPATH comes first).
+    return Cmd((sys.executable, "-m", "calsync.cli.main", *args), source)
+
+
+def timed(
+    cmd: Cmd | Sequence[str], cwd: Path | None = None, stdin: bytes = b""
+) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of one process; fails unless it exits 0."""
+    if not isinstance(cmd, Cmd):
+        cmd = Cmd(tuple(cmd))
+    argv = cmd.argv
+    env = dict(os.environ)
+    if cmd.source is not None:
+        env["PYTHONPATH"] = str(cmd.source / "src")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(list(argv), input=stdin, capture_output=True, cwd=cwd, check=False)
+    done = subprocess.run(
+        list(argv), input=stdin, capture_output=True, cwd=cwd, env=env, check=False
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -88,22 +117,39 @@ def ratio_line(name: str, ours: Timing, theirs: Timing, target: float) -> str:
 # -- part 1 --------------------------------------------------------------------------
 
 
-def startup(runs: int, work: Path) -> None:
+def memory_setup(work: Path, source: Path | None) -> Path:
+    work.mkdir()
     config = work / "calsync.toml"
-    shutil.copy(EXAMPLE, config)
+    # Each tree's own example: the config schema changes between versions.
+    shutil.copy(EXAMPLE if source is None else source / "config.example.toml", config)
     (work / "var").mkdir()
-    timed([CALSYNC, "--config", str(config), "db", "upgrade"], cwd=work)
-    commands: dict[str, list[str]] = {
-        "calsync config check": [CALSYNC, "--config", str(config), "config", "check"],
-        "calsync sync --once (memory)": [CALSYNC, "--config", str(config), "sync", "--once"],
-        "vdirsyncer --version": [VDIRSYNCER, "--version"],
+    timed(calsync_cmd(source, "--config", str(config), "db", "upgrade"), cwd=work)
+    return config
+
+
+def startup(runs: int, work: Path, before: Path | None) -> None:
+    config = memory_setup(work / "now", None)
+    commands: dict[str, Cmd] = {
+        "calsync config check": calsync_cmd(None, "--config", str(config), "config", "check"),
+        "calsync sync --once (memory)": calsync_cmd(
+            None, "--config", str(config), "sync", "--once"
+        ),
+        "vdirsyncer --version": Cmd((VDIRSYNCER, "--version")),
     }
+    if before is not None:
+        old = memory_setup(work / "before", before)
+        commands["before: config check"] = calsync_cmd(
+            before, "--config", str(old), "config", "check"
+        )
+        commands["before: sync --once (memory)"] = calsync_cmd(
+            before, "--config", str(old), "sync", "--once"
+        )
     timings = {name: Timing() for name in commands}
-    for argv in commands.values():  # warm the page cache and .pyc files
-        timed(argv, cwd=work)
+    for cmd in commands.values():  # warm the page cache and .pyc files
+        timed(cmd, cwd=work)
     for _ in range(runs):
-        for name, argv in commands.items():
-            wall, cpu = timed(argv, cwd=work)
+        for name, cmd in commands.items():
+            wall, cpu = timed(cmd, cwd=work)
             timings[name].wall.append(wall)
             timings[name].cpu.append(cpu)
     yardstick = timings["vdirsyncer --version"]
@@ -162,24 +208,31 @@ def one_round(
     n: int,
     run: int,
     root: Path,
-    ours: dict[str, Timing],
-    theirs: dict[str, Timing],
+    timings: dict[str, dict[str, Timing]],
+    before: Path | None,
 ) -> None:
     root.mkdir()
     config = calsync_caldav_config(root, server, calendar)
-    timed([CALSYNC, "--config", str(config), "db", "upgrade"], cwd=root)
+    timed(calsync_cmd(None, "--config", str(config), "db", "upgrade"), cwd=root)
     vdir = [VDIRSYNCER, "-c", str(vdirsyncer_config(root, calendar))]
     timed([*vdir, "discover"], stdin=b"y\n" * 4)
-    # Alternate who goes first, so neither always meets a cache the other warmed.
     pairs = [
-        (ours, [CALSYNC, "--config", str(config), "sync", "--once"]),
-        (theirs, [*vdir, "sync"]),
+        (timings["calsync"], calsync_cmd(None, "--config", str(config), "sync", "--once")),
+        (timings["vdirsyncer"], Cmd((*vdir, "sync"))),
     ]
-    order = pairs if run % 2 == 0 else pairs[::-1]
+    if before is not None:
+        (root / "before").mkdir()
+        old = calsync_caldav_config(root / "before", server, calendar)
+        timed(calsync_cmd(before, "--config", str(old), "db", "upgrade"), cwd=root / "before")
+        pairs.append(
+            (timings["before"], calsync_cmd(before, "--config", str(old), "sync", "--once"))
+        )
+    # Rotate who goes first, so no one always meets a cache another warmed.
+    order = pairs[run % len(pairs) :] + pairs[: run % len(pairs)]
 
     def both(phase: str) -> None:
-        for timing, argv in order:
-            wall, cpu = timed(argv, cwd=root)
+        for timing, cmd in order:
+            wall, cpu = timed(cmd, cwd=root)
             timing[phase].wall.append(wall)
             timing[phase].cpu.append(cpu)
 
@@ -195,7 +248,7 @@ def one_round(
 TARGETS = {"initial": 1.0, "incremental": 0.5, "noop": 0.5}
 
 
-def caldav(runs: int, n: int, work: Path) -> None:
+def caldav(runs: int, n: int, work: Path, before: Path | None) -> None:
     (work / "radicale").mkdir()
     server = start_radicale(work / "radicale")
     try:
@@ -204,24 +257,27 @@ def caldav(runs: int, n: int, work: Path) -> None:
             f"\nPart 2: CalDAV, N={n}; Radicale one-time costs (untimed): "
             + ", ".join(f"{k}={v:.1f} s" for k, v in once.items())
         )
-        ours = {phase: Timing() for phase in PHASES}
-        theirs = {phase: Timing() for phase in PHASES}
+        names = ["calsync", "vdirsyncer"] + (["before"] if before is not None else [])
+        timings = {name: {phase: Timing() for phase in PHASES} for name in names}
         for run in range(runs):
-            one_round(server, calendar, n, run, work / f"run-{run}", ours, theirs)
+            one_round(server, calendar, n, run, work / f"run-{run}", timings, before)
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
     print(f"  medians of {runs} rounds; each command a fresh process")
     print(f"  {'phase':<34}{'calsync':>12}{'vdirsyncer':>12}{'wall':>8}{'CPU':>8}")
     for phase in PHASES:
-        print(ratio_line(phase, ours[phase], theirs[phase], TARGETS[phase]))
-    print("  raw wall seconds, calsync | vdirsyncer:")
+        ours, theirs = timings["calsync"][phase], timings["vdirsyncer"][phase]
+        print(ratio_line(phase, ours, theirs, TARGETS[phase]))
+        if before is not None:
+            print(
+                ratio_line(f"  before: {phase}", timings["before"][phase], theirs, TARGETS[phase])
+            )
+    print("  raw wall seconds, " + " | ".join(names) + ":")
     for phase in PHASES:
         print(
             f"    {phase:<12}"
-            + " ".join(f"{w:.2f}" for w in ours[phase].wall)
-            + " | "
-            + " ".join(f"{w:.2f}" for w in theirs[phase].wall)
+            + " | ".join(" ".join(f"{w:.2f}" for w in timings[name][phase].wall) for name in names)
         )
 
 
@@ -230,6 +286,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="rounds of part 1")
     parser.add_argument("--caldav-runs", type=int, default=3, help="rounds of part 2 (0: skip)")
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="an older checkout (git worktree) to run side by side, e.g. the tree before #11",
+    )
     args = parser.parse_args()
     if not Path(VDIRSYNCER).exists():
         sys.exit("vdirsyncer is missing: pip install -e '.[bench]'")
@@ -240,9 +301,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="calsync-start-") as tmp:
         work = Path(tmp)
         (work / "startup").mkdir()
-        startup(args.runs, work / "startup")
+        startup(args.runs, work / "startup", args.before)
         if args.caldav_runs:
-            caldav(args.caldav_runs, args.events, work)
+            caldav(args.caldav_runs, args.events, work, args.before)
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -6,6 +6,7 @@ Real uvicorn, the official ``chronary`` SDK, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -181,3 +182,21 @@ def test_the_dialect_can_be_turned_off(store_url: str) -> None:
         assert response.status_code == 404
         assert "errors" in response.json()  # the Cronofy dialect's 404
         assert "X-Request-Id" not in response.headers
+
+
+def test_openapi_shows_both_dialects_tagged_apart(http: httpx.Client) -> None:
+    doc = http.get("/openapi.json").json()
+    chronary_tags: set[str] = set()
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            tags = set(operation.get("tags", []))
+            dialect = {t for t in tags if t.startswith("chronary: ")}
+            if path.startswith("/chronary/"):
+                assert dialect and dialect == tags, path
+                assert "ChronaryErrorBody" in json.dumps(operation["responses"]), path
+                chronary_tags |= dialect
+            else:
+                assert not dialect, path
+    assert chronary_tags == {"chronary: agents", "chronary: calendars", "chronary: events"}
+    assert "/v1/calendars" in doc["paths"] and "/chronary/v1/calendars" in doc["paths"]
+    assert "chronary_api_key" in doc["components"]["securitySchemes"]

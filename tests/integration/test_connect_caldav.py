@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import httpx
 import pytest
 
+from calsync.api.connect.accounts import with_connections
+from calsync.config import Settings
+from calsync.sync import SyncEngine
 from tests.fixtures.api import run_api_server
-from tests.fixtures.radicale import RadicaleServer
+from tests.fixtures.radicale import RadicaleServer, vevent_ics
 from tests.integration.connect_world import (
     APP_REDIRECT,
     Browser,
@@ -59,7 +64,13 @@ def test_caldav_form_wrong_password_then_connected(
     browser: Browser,
     radicale_server: RadicaleServer,
 ) -> None:
-    radicale_server.new_calendar("Connected by form")
+    calendar = radicale_server.new_calendar("Connected by form")
+    now = datetime.now(UTC)
+    stamp = (now + timedelta(days=2)).strftime("%Y%m%dT100000Z")
+    calendar.put(
+        "form.ics",
+        vevent_ics("form-1", f"DTSTAMP:{stamp}\nDTSTART:{stamp}\nDURATION:PT1H\nSUMMARY:Typed in"),
+    )
     client = world.cronofy()
     chooser = browser.go(world.auth_link(client, state="cd"))
     assert chooser.status == 200
@@ -100,6 +111,13 @@ def test_caldav_form_wrong_password_then_connected(
     assert connection.credentials is not None
     assert radicale_server.password not in connection.credentials
 
+    # The stored connection is an account the engine syncs (the password from the vault).
+    merged = with_connections(world.server.settings, world.server.store)
+    (account,) = merged.accounts
+    assert account.provider == "caldav" and account.name == "alice@127.0.0.1"
+    assert SyncEngine(world.server.store, merged).sync_account(account).ok
+    assert "Typed in" in [e["summary"] for e in client.read_events(tzid="Etc/UTC")]
+
     # The same login again (a new flow): the same account and profile.
     again_page = browser.go(world.auth_link(client, state="cd2"))
     again = browser.go(
@@ -138,3 +156,29 @@ def test_the_form_is_refused_without_the_browser_that_started_it(
     assert reply.status_code == 403 and "location" not in reply.headers
     with world.server.store.read() as uow:
         assert uow.connections.list() == []
+
+
+def test_a_private_server_address_is_refused_unless_allowed(
+    store_url: str, browser: Browser, radicale_server: RadicaleServer
+) -> None:
+    def strict(settings: Settings) -> Settings:
+        settings = connect_settings(settings, None)
+        return replace(settings, notify=replace(settings.notify, allow_private_callbacks=False))
+
+    with run_api_server(store_url, adjust=strict) as server:
+        world = ConnectWorld(server, None)  # type: ignore[arg-type]
+        chooser = browser.go(world.auth_link(world.cronofy()))
+        refused = browser.go(
+            f"{world.base_url}/oauth/connect/caldav",
+            method="POST",
+            data={
+                "request": form_of(chooser.text)["request"],
+                "url": radicale_server.base_url + "/",
+                "username": radicale_server.username,
+                "password": radicale_server.password,
+            },
+        )
+        assert refused.status == 400
+        assert "cannot be used from here" in refused.text
+        with server.store.read() as uow:
+            assert uow.connections.list() == []

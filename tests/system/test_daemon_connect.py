@@ -159,7 +159,8 @@ def test_connected_account_syncs_survives_a_restart_and_relinks(
         )
         assert synced()
         logs = daemon.logs()
-        for secret in (CLIENT_SECRET, fake.client_secret, *fake.refresh_tokens):
+        first_code = arrival.query["code"]
+        for secret in (CLIENT_SECRET, fake.client_secret, first_code, *fake.refresh_tokens):
             assert secret not in logs
     finally:
         browser.close()

@@ -111,3 +111,22 @@ def test_sandbox_keeps_the_network_the_daemon_needs() -> None:
     assert unit["DynamicUser"] == ["yes"] and unit["StateDirectory"] == ["calsync"]
     assert unit["CapabilityBoundingSet"] == [""]
     assert unit["ProtectSystem"] == ["strict"]
+
+
+def test_the_replica_template_is_the_unit_with_a_port_per_instance() -> None:
+    template = UNIT.with_name("calsync@.service")
+
+    def parsed(path: Path) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for raw in path.read_text().splitlines():
+            line = raw.strip()
+            if line and not line.startswith(("#", ";", "[")):
+                key, _, value = line.partition("=")
+                found.setdefault(key.strip(), []).append(value.strip())
+        return found
+
+    single, replica = parsed(UNIT), parsed(template)
+    assert replica["ExecStart"] == [single["ExecStart"][0] + " --listen 127.0.0.1:%i"]
+    assert "%i" in replica["Description"][0]
+    rest = {k: v for k, v in replica.items() if k not in ("ExecStart", "Description")}
+    assert rest == {k: v for k, v in single.items() if k not in ("ExecStart", "Description")}

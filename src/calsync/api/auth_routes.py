@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
+from calsync.api.chronary.auth import org_id_for
 from calsync.api.deps import REFRESH_TOKEN_PREFIX, ApiServices, Services
 from calsync.api.errors import OAuthError
 from calsync.api.formats import NOT_BLANK, strip_blank
@@ -223,7 +224,8 @@ def upsert_application_calendar(
     require_client(services, body)
     with services.store.write() as uow:
         if body.application_calendar_id.startswith(AGENT_PREFIX):
-            account, profile = _agent_account(uow, body.application_calendar_id)
+            org_id = org_id_for(services.settings)
+            account, profile = _agent_account(uow, org_id, body.application_calendar_id)
         else:
             account, profile, _calendar = uow.accounts.upsert_application(
                 body.application_calendar_id
@@ -232,7 +234,9 @@ def upsert_application_calendar(
     return token_response(services, account, access, refresh, profile)
 
 
-def _agent_account(uow: UnitOfWork, agent_id: str) -> tuple[AccountRecord, ProfileRecord | None]:
+def _agent_account(
+    uow: UnitOfWork, org_id: str, agent_id: str
+) -> tuple[AccountRecord, ProfileRecord | None]:
     """The account a Chronary agent stands for (every agent is an account): 404 if none.
 
     An agent made through the Chronary dialect is an application account whose
@@ -240,9 +244,9 @@ def _agent_account(uow: UnitOfWork, agent_id: str) -> tuple[AccountRecord, Profi
     application calendar does; any other agent (a connected account's, say)
     just gets a token for its account, which is then left as it is.
     """
-    uow.agents.backfill()
+    uow.agents.backfill(org_id)
     try:
-        agent = uow.agents.get(agent_id)
+        agent = uow.agents.get(agent_id, org_id)
     except NotFound:
         raise NotFound(f"no agent {agent_id}") from None
     if agent.account.application_calendar_id == agent_id:

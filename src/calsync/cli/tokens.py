@@ -48,11 +48,14 @@ def issue_api_key(store: Store, settings: Settings) -> tuple[str, str]:
 
 def issue_agent_token(store: Store, settings: Settings, agent_id: str) -> IssuedToken:
     """A Cronofy access token for the account an agent (``agt_…``) stands for."""
+    from calsync.api.chronary.auth import org_id_for
+
+    org_id = org_id_for(settings)
     ttl = settings.api.access_token_ttl
     issued_at = datetime.now(UTC)
     with store.write() as uow:
-        uow.agents.backfill()
-        agent = uow.agents.get(agent_id)
+        uow.agents.backfill(org_id)
+        agent = uow.agents.get(agent_id, org_id)
         token = uow.tokens.issue(agent.account.pk, "access", ttl)
     return IssuedToken(sub=agent.account.sub, token=token, expires_at=issued_at + ttl)
 

@@ -59,6 +59,8 @@ class Agent(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
     )
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The organization the agent belongs to (the first one whose dialect saw the account).
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(16))  # ai | human | resource
     status: Mapped[str] = mapped_column(String(16))  # active | paused | decommissioned
     description: Mapped[str | None] = mapped_column(Text)

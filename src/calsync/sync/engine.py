@@ -265,16 +265,15 @@ class SyncEngine:
                 continue
             try:
                 with self._syncing(calendar):
-                    try:
-                        if push_only:
-                            outcomes.append(self._push_calendar(provider, calendar, view))
-                        else:
-                            outcomes.append(
-                                self._sync_calendar(provider, calendar, policy, progress, view)
-                            )
-                        continue
-                    finally:
-                        self._after_calendar(view, pass_started)
+                    if push_only:
+                        outcomes.append(self._push_calendar(provider, calendar, view))
+                    else:
+                        outcomes.append(
+                            self._sync_calendar(provider, calendar, policy, progress, view)
+                        )
+                if not push_only:
+                    self._after_calendar(view, pass_started)
+                continue
             except _PushFailed as failure:
                 exc: Exception = failure.cause
                 partial = failure.partial
@@ -288,6 +287,8 @@ class SyncEngine:
                 outcomes.append(_not_synced(calendar, "not synced: the sync lease was lost"))
                 continue
             outcomes.append(self._calendar_failure(calendar, exc, partial))
+            if not push_only:
+                self._after_calendar(view, pass_started)
             if isinstance(exc, RateLimited | CredentialsInvalid):
                 rest = calendars[index + 1 :]
                 outcomes += [_not_synced(c, "not synced: " + exc.message) for c in rest]
@@ -410,6 +411,7 @@ class SyncEngine:
         with view.read() as uow:
             before = uow.cursors.get(calendar.pk)
             live_before = uow.events.count_live(calendar.pk)
+        log.info("calendar %s: listing it from scratch", calendar.calendar_id)
         pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
         try:
             return store_listing(
@@ -483,10 +485,11 @@ class SyncEngine:
             log.exception("calendar %s: could not record its sync on the lease", view.calendar_pk)
         self.ownership.synced(view.calendar_pk, due_at)
         log.info(
-            "calendar %s synced by replica %s (token %d)",
+            "calendar %d synced by replica %s (token %d, pass of %s)",
             view.calendar_pk,
             view.replica,
             view.token,
+            pass_started.isoformat(),
         )
 
     def _record_synced(

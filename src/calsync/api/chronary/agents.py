@@ -55,18 +55,19 @@ class ChronaryAgentUpdate(BaseModel):
     metadata: Metadata | None = None
 
 
-def ensure_agents(services: ApiServices) -> None:
+def ensure_agents(services: ApiServices, org_id: str) -> None:
     """Give accounts made elsewhere their agent rows (a write only when one is missing)."""
     with services.store.read() as uow:
         missing = uow.agents.missing()
     if missing:
         with services.store.write() as uow:
-            uow.agents.backfill()
+            uow.agents.backfill(org_id)
 
 
-def get_agent(uow: UnitOfWork, agent_id: str) -> AgentRecord:
+def get_agent(uow: UnitOfWork, org_id: str, agent_id: str) -> AgentRecord:
+    """The organization's agent; another organization's is as unknown as none (404)."""
     try:
-        agent: AgentRecord = uow.agents.get(agent_id)
+        agent: AgentRecord = uow.agents.get(agent_id, org_id)
     except NotFound:
         raise not_found("agent") from None
     return agent
@@ -75,7 +76,7 @@ def get_agent(uow: UnitOfWork, agent_id: str) -> AgentRecord:
 @router.post("/v1/agents", status_code=201, responses=responses(400, 401))
 def create_agent(body: ChronaryAgentCreate, org: Org, services: Services) -> dict[str, Any]:
     with services.store.write() as uow:
-        agent = uow.agents.create(body.name, body.type, body.description, body.metadata)
+        agent = uow.agents.create(org.org_id, body.name, body.type, body.description, body.metadata)
     return agent_json(agent)
 
 
@@ -87,20 +88,20 @@ def list_agents(
     type: AgentType | None = None,
     status: Annotated[Literal["active", "paused", "decommissioned"] | None, Query()] = None,
 ) -> dict[str, Any]:
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     statuses = (status,) if status is not None else LISTED
     with services.store.read() as uow:
         agents, total = uow.agents.list(
-            type=type, statuses=statuses, limit=page.limit, offset=page.offset
+            org.org_id, type=type, statuses=statuses, limit=page.limit, offset=page.offset
         )
     return envelope([agent_json(a) for a in agents], total, page)
 
 
 @router.get("/v1/agents/{agent_id}", responses=responses(401, 404))
 def read_agent(agent_id: str, org: Org, services: Services) -> dict[str, Any]:
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.read() as uow:
-        return agent_json(get_agent(uow, agent_id))
+        return agent_json(get_agent(uow, org.org_id, agent_id))
 
 
 @router.patch("/v1/agents/{agent_id}", responses=responses(400, 401, 404))
@@ -111,9 +112,9 @@ def update_agent(
     for name in ("name", "status", "metadata"):
         if name in changes and changes[name] is None:
             del changes[name]  # null for these means "leave as is", as the SDK never sends it
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.write() as uow:
-        get_agent(uow, agent_id)
+        get_agent(uow, org.org_id, agent_id)
         agent = uow.agents.update(agent_id, changes)
     return agent_json(agent)
 
@@ -125,8 +126,8 @@ def update_agent(
     responses=responses(401, 404),
 )
 def delete_agent(agent_id: str, org: Org, services: Services) -> Response:
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.write() as uow:
-        get_agent(uow, agent_id)
+        get_agent(uow, org.org_id, agent_id)
         uow.agents.update(agent_id, {"status": "decommissioned"})
     return Response(status_code=204)

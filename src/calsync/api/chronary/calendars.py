@@ -79,9 +79,10 @@ class View:
         )
 
 
-def get_calendar(uow: UnitOfWork, calendar_id: str) -> CalendarRecord:
+def get_calendar(uow: UnitOfWork, org_id: str, calendar_id: str) -> CalendarRecord:
+    """The organization's calendar; another organization's is as unknown as none (404)."""
     try:
-        calendar: CalendarRecord = uow.agents.calendar(calendar_id)
+        calendar: CalendarRecord = uow.agents.calendar(org_id, calendar_id)
     except NotFound:
         raise not_found("calendar") from None
     return calendar
@@ -112,22 +113,22 @@ def create_org_calendar(
 def list_calendars(
     org: Org, services: Services, page: Paging, include: Literal["all"] | None = None
 ) -> dict[str, Any]:
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.read() as uow:
         org_pk = uow.agents.find_organization(org.org_id)
         if include == "all":
-            found = uow.agents.calendars()
+            found = uow.agents.calendars(org.org_id)
         else:
-            found = [] if org_pk is None else uow.agents.calendars(account_pk=org_pk)
+            found = [] if org_pk is None else uow.agents.calendars(org.org_id, account_pk=org_pk)
         view = View(uow, services, org.org_id)
         return sliced([view.json(c) for c in found], page)
 
 
 @router.get("/v1/calendars/{calendar_id}", responses=responses(401, 404))
 def read_calendar(calendar_id: str, org: Org, services: Services) -> dict[str, Any]:
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.read() as uow:
-        return View(uow, services, org.org_id).json(get_calendar(uow, calendar_id))
+        return View(uow, services, org.org_id).json(get_calendar(uow, org.org_id, calendar_id))
 
 
 @router.patch("/v1/calendars/{calendar_id}", responses=responses(400, 401, 403, 404))
@@ -140,9 +141,9 @@ def update_calendar(
         for name in body.model_fields_set & {"name", "timezone", "metadata"}
         if getattr(body, name) is not None
     }
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.write() as uow:
-        calendar = update_calendar_in(uow, get_calendar(uow, calendar_id), changes)
+        calendar = update_calendar_in(uow, get_calendar(uow, org.org_id, calendar_id), changes)
         return View(uow, services, org.org_id).json(calendar)
 
 
@@ -154,7 +155,7 @@ def update_calendar(
 )
 def delete_calendar(calendar_id: str, org: Org, services: Services) -> Response:
     with services.store.write() as uow:
-        delete_calendar_in(uow, get_calendar(uow, calendar_id))
+        delete_calendar_in(uow, get_calendar(uow, org.org_id, calendar_id))
     return Response(status_code=204)
 
 
@@ -165,9 +166,9 @@ def create_agent_calendar(
     agent_id: str, body: ChronaryCalendarCreate, org: Org, services: Services
 ) -> dict[str, Any]:
     _refuse_unsupported(body)
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.write() as uow:
-        agent = get_agent(uow, agent_id)
+        agent = get_agent(uow, org.org_id, agent_id)
         if agent.status == "decommissioned":
             raise ChronaryError(403, "agent_decommissioned", "the agent is decommissioned")
         profile = uow.agents.local_profile(agent.account.pk, "calsync")
@@ -179,10 +180,11 @@ def create_agent_calendar(
 def list_agent_calendars(
     agent_id: str, org: Org, services: Services, page: Paging
 ) -> dict[str, Any]:
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.read() as uow:
-        agent = get_agent(uow, agent_id)
+        agent = get_agent(uow, org.org_id, agent_id)
         view = View(uow, services, org.org_id)
         return sliced(
-            [view.json(c) for c in uow.agents.calendars(account_pk=agent.account.pk)], page
+            [view.json(c) for c in uow.agents.calendars(org.org_id, account_pk=agent.account.pk)],
+            page,
         )

@@ -99,6 +99,7 @@ def _event(uow: UnitOfWork, event_uid: str, calendar: CalendarRecord | None = No
 
 def _write(
     services: ApiServices,
+    org_id: str,
     calendar_id: str | None,
     event_uid: str | None,
     fields: dict[str, Any],
@@ -108,11 +109,10 @@ def _write(
     with services.store.write() as uow:
         stored: EventRecord | None = None
         if event_uid is not None:
-            stored = _event(uow, event_uid)
-            calendar = get_calendar(uow, stored.calendar_id)
+            stored, calendar = _org_event(uow, org_id, event_uid)
         else:
             assert calendar_id is not None
-            calendar = get_calendar(uow, calendar_id)
+            calendar = get_calendar(uow, org_id, calendar_id)
         check_writable(calendar)
         if stored is None:
             ensure_takes_new_events(uow, calendar)
@@ -144,6 +144,17 @@ def _write(
     return answer
 
 
+def _org_event(uow: UnitOfWork, org_id: str, event_uid: str) -> tuple[EventRecord, CalendarRecord]:
+    """An event of the organization and its calendar: an event of another organization,
+    or of a deleted calendar, is as unknown as none (404 ``event_not_found``)."""
+    record = _event(uow, event_uid)
+    try:
+        calendar = get_calendar(uow, org_id, record.calendar_id)
+    except ChronaryError:
+        raise not_found("event") from None
+    return record, calendar
+
+
 def _within(calendar: CalendarRecord, event_uid: str, uow: UnitOfWork) -> EventRecord:
     return _event(uow, event_uid, calendar)
 
@@ -160,21 +171,20 @@ def create_event(
     fields = body.given()
     for name in ("hold_expires_at", "hold_priority"):
         fields.pop(name, None)
-    return _write(services, calendar_id, None, fields)
+    return _write(services, org.org_id, calendar_id, None, fields)
 
 
 @router.get("/v1/calendars/{calendar_id}/events/{event_id}", responses=responses(401, 404))
 def read_event(calendar_id: str, event_id: str, org: Org, services: Services) -> dict[str, Any]:
     with services.store.read() as uow:
-        calendar = get_calendar(uow, calendar_id)
+        calendar = get_calendar(uow, org.org_id, calendar_id)
         return _one(uow, _within(calendar, event_id, uow))
 
 
 @router.get("/v1/events/{event_id}", responses=responses(401, 404))
 def read_event_by_id(event_id: str, org: Org, services: Services) -> dict[str, Any]:
     with services.store.read() as uow:
-        record = _event(uow, event_id)
-        get_calendar(uow, record.calendar_id)  # a deleted calendar's events are gone
+        record, _ = _org_event(uow, org.org_id, event_id)
         return _one(uow, record)
 
 
@@ -184,7 +194,7 @@ def _one(uow: UnitOfWork, record: EventRecord) -> dict[str, Any]:
 
 
 def _update(
-    services: ApiServices, calendar_id: str | None, event_id: str, body: EventFields
+    services: ApiServices, org_id: str, calendar_id: str | None, event_id: str, body: EventFields
 ) -> dict[str, Any]:
     _refuse_holds(body)
     fields = body.given()
@@ -193,8 +203,8 @@ def _update(
             del fields[name]  # the SDK leaves these out rather than null them
     if calendar_id is not None:
         with services.store.read() as uow:
-            _within(get_calendar(uow, calendar_id), event_id, uow)
-    return _write(services, None, event_id, fields)
+            _within(get_calendar(uow, org_id, calendar_id), event_id, uow)
+    return _write(services, org_id, None, event_id, fields)
 
 
 @router.patch(
@@ -203,23 +213,28 @@ def _update(
 def update_event(
     calendar_id: str, event_id: str, body: EventFields, org: Org, services: Services
 ) -> dict[str, Any]:
-    return _update(services, calendar_id, event_id, body)
+    return _update(services, org.org_id, calendar_id, event_id, body)
 
 
 @router.patch("/v1/events/{event_id}", responses=responses(400, 401, 403, 404))
 def update_event_by_id(
     event_id: str, body: EventFields, org: Org, services: Services
 ) -> dict[str, Any]:
-    return _update(services, None, event_id, body)
+    return _update(services, org.org_id, None, event_id, body)
 
 
 def _delete(
-    services: ApiServices, calendar_id: str | None, event_uid: str, occurrence_start: str | None
+    services: ApiServices,
+    org_id: str,
+    calendar_id: str | None,
+    event_uid: str,
+    occurrence_start: str | None,
 ) -> Response:
     """204 for a deleted event; 200 with the series for one cancelled occurrence."""
     with services.store.write() as uow:
-        record = _event(uow, event_uid)
-        calendar = get_calendar(uow, calendar_id or record.calendar_id)
+        record, calendar = _org_event(uow, org_id, event_uid)
+        if calendar_id is not None:
+            calendar = get_calendar(uow, org_id, calendar_id)
         if record.calendar_pk != calendar.pk:
             raise not_found("event")
         check_writable(calendar)
@@ -229,14 +244,14 @@ def _delete(
             else:
                 write = uow.events.delete_by_uid(calendar.pk, record.event_uid)
     if occurrence_start is not None:
-        return JSONResponse(_cancel_occurrence(services, record, occurrence_start))
+        return JSONResponse(_cancel_occurrence(services, org_id, record, occurrence_start))
     if write.changed:
         services.local_changes.changed([calendar])
     return Response(status_code=204)
 
 
 def _cancel_occurrence(
-    services: ApiServices, record: EventRecord, occurrence_start: str
+    services: ApiServices, org_id: str, record: EventRecord, occurrence_start: str
 ) -> dict[str, Any]:
     content = record.content
     if not content.recurrence or record.recurring_event_uid is not None:
@@ -245,15 +260,20 @@ def _cancel_occurrence(
     # The series gets one more EXDATE, written through the same path as any edit.
     lines = [*content.recurrence, mapping.exdate_line(original)]
     exdates = [line for line in lines if line.upper().startswith("EXDATE")]
-    return _write_recurrence(services, record, mapping.recurrence_rule(content), exdates)
+    return _write_recurrence(services, org_id, record, mapping.recurrence_rule(content), exdates)
 
 
 def _write_recurrence(
-    services: ApiServices, record: EventRecord, rule: str | None, exdate_lines: list[str]
+    services: ApiServices,
+    org_id: str,
+    record: EventRecord,
+    rule: str | None,
+    exdate_lines: list[str],
 ) -> dict[str, Any]:
     values = [_line_instant(line) for line in exdate_lines]
     return _write(
         services,
+        org_id,
         None,
         record.event_uid,
         {"recurrence_rule": rule, "recurrence_exdates": [v for v in values if v]},
@@ -317,7 +337,7 @@ def delete_event(
     services: Services,
     occurrence_start: str | None = None,
 ) -> Response:
-    return _delete(services, calendar_id, event_id, occurrence_start)
+    return _delete(services, org.org_id, calendar_id, event_id, occurrence_start)
 
 
 @router.delete(
@@ -331,7 +351,7 @@ def delete_event(
 def delete_event_by_id(
     event_id: str, org: Org, services: Services, occurrence_start: str | None = None
 ) -> Response:
-    return _delete(services, None, event_id, occurrence_start)
+    return _delete(services, org.org_id, None, event_id, occurrence_start)
 
 
 # -- listing ----------------------------------------------------------------------
@@ -457,7 +477,7 @@ def list_events(
 ) -> dict[str, Any]:
     query = _range(start_after, start_before, status, source, expand)
     with services.store.read() as uow:
-        calendar = get_calendar(uow, calendar_id)
+        calendar = get_calendar(uow, org.org_id, calendar_id)
         return sliced(_listed(uow, [calendar], query), page)
 
 
@@ -474,8 +494,8 @@ def list_agent_events(
     expand: Annotated[bool, Query()] = False,
 ) -> dict[str, Any]:
     query = _range(start_after, start_before, status, source, expand)
-    ensure_agents(services)
+    ensure_agents(services, org.org_id)
     with services.store.read() as uow:
-        agent = get_agent(uow, agent_id)
-        calendars = uow.agents.calendars(account_pk=agent.account.pk)
+        agent = get_agent(uow, org.org_id, agent_id)
+        calendars = uow.agents.calendars(org.org_id, account_pk=agent.account.pk)
         return sliced(_listed(uow, calendars, query), page)

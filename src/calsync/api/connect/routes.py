@@ -38,6 +38,7 @@ from calsync.api.connect.flow import (
 from calsync.api.connect.linking import link
 from calsync.api.deps import ApiServices, Services
 from calsync.errors import CalsyncError, CredentialsInvalid, UserError
+from calsync.notify.ssrf import CallbackRefused, check_callback_url
 from calsync.store.repos.connect import AuthRequestRecord
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,12 @@ def _connect_caldav(services: ApiServices, form: dict[str, str], browser: str | 
         return again("Enter the server's address, starting with https://.")
     if not username or not password or max(len(url), len(username), len(password)) > _MAX_FIELD:
         return again("Enter your user name and password.")
+    try:
+        # The server fetches a URL a user typed: the rule of notification callbacks holds
+        # (no loopback, private or reserved address unless [notify] allows private ones).
+        check_callback_url(url, allow_private=services.settings.notify.allow_private_callbacks)
+    except CallbackRefused:
+        return again("That server address cannot be used from here. Check the server URL.")
     granted = consent.Granted({"url": url, "username": username, "password": password})
     try:
         linked = link(services, found, CALDAV, granted)

@@ -187,13 +187,15 @@ class AgentRepo:
     def missing(self) -> bool:
         return self._session.execute(self._missing().limit(1)).first() is not None
 
-    def backfill(self) -> None:
-        """Give every account without an agent row one (accounts made by sync or the CLI)."""
+    def backfill(self, org_id: str) -> None:
+        """Give every account without an agent row one (accounts made by sync, the CLI or
+        the Cronofy dialect), in the organization that asks first."""
         self._journal.require_writable()
         for account in self._session.execute(self._missing()).scalars().all():
             values = {
                 "account_id": account.id,
                 "public_id": new_id("agt"),
+                "org_id": org_id,
                 "type": _DEFAULT_TYPE.get(account.kind, "ai"),
                 "status": "active",
                 "description": None,
@@ -220,9 +222,15 @@ class AgentRepo:
         )
 
     def list(
-        self, *, type: str | None, statuses: tuple[str, ...], limit: int, offset: int
+        self,
+        org_id: str,
+        *,
+        type: str | None,
+        statuses: tuple[str, ...],
+        limit: int,
+        offset: int,
     ) -> tuple[builtins.list[AgentRecord], int]:
-        conditions: builtins.list[Any] = [Agent.status.in_(statuses)]
+        conditions: builtins.list[Any] = [Agent.org_id == org_id, Agent.status.in_(statuses)]
         if type is not None:
             conditions.append(Agent.type == type)
         total = self._session.execute(
@@ -237,8 +245,12 @@ class AgentRepo:
         )
         return [self._record(a, acc) for a, acc in rows], int(total)
 
-    def get(self, agent_id: str) -> AgentRecord:
-        row = self._session.execute(self._select().where(Agent.public_id == agent_id)).first()
+    def get(self, agent_id: str, org_id: str | None = None) -> AgentRecord:
+        """The agent; with ``org_id`` only one of that organization (`NotFound` otherwise)."""
+        stmt = self._select().where(Agent.public_id == agent_id)
+        if org_id is not None:
+            stmt = stmt.where(Agent.org_id == org_id)
+        row = self._session.execute(stmt).first()
         if row is None:
             raise NotFound(f"no agent {agent_id}")
         return self._record(*row)
@@ -262,7 +274,12 @@ class AgentRepo:
         }
 
     def create(
-        self, name: str, type: str, description: str | None, metadata: dict[str, Any] | None
+        self,
+        org_id: str,
+        name: str,
+        type: str,
+        description: str | None,
+        metadata: dict[str, Any] | None,
     ) -> AgentRecord:
         """A new agent: an application account whose application calendar id is the agent id."""
         self._journal.require_writable()
@@ -292,6 +309,7 @@ class AgentRepo:
             Agent(
                 account_id=account.id,
                 public_id=agent_id,
+                org_id=org_id,
                 type=type,
                 status="active",
                 description=description,
@@ -377,24 +395,36 @@ class AgentRepo:
             ).scalar_one()
         )
 
-    def calendars(self, *, account_pk: int | None = None) -> builtins.list[CalendarRecord]:
-        """Live calendars of the whole store (or of one account), oldest first."""
+    def _org_accounts(self, org_id: str) -> Any:
+        """The accounts of an organization: its agents' and its own."""
+        agents = select(Agent.account_id).where(Agent.org_id == org_id)
+        own = select(Account.id).where(Account.sub == org_id, Account.kind == ORGANIZATION)
+        return Calendar.account_id.in_(agents.union(own).scalar_subquery())
+
+    def calendars(
+        self, org_id: str, *, account_pk: int | None = None
+    ) -> builtins.list[CalendarRecord]:
+        """Live calendars of the organization (or of one of its accounts), oldest first."""
         stmt = (
             select(Calendar, Profile)
             .join(Profile, Profile.id == Calendar.profile_id)
-            .where(Calendar.deleted.is_(False))
+            .where(Calendar.deleted.is_(False), self._org_accounts(org_id))
             .order_by(Calendar.id)
         )
         if account_pk is not None:
             stmt = stmt.where(Calendar.account_id == account_pk)
         return [calendar_record(c, p) for c, p in self._session.execute(stmt)]
 
-    def calendar(self, calendar_id: str) -> CalendarRecord:
-        """A live calendar of the store by its public id; `NotFound` otherwise."""
+    def calendar(self, org_id: str, calendar_id: str) -> CalendarRecord:
+        """A live calendar of the organization; `NotFound` for any other (or none)."""
         row = self._session.execute(
             select(Calendar, Profile)
             .join(Profile, Profile.id == Calendar.profile_id)
-            .where(Calendar.public_id == calendar_id, Calendar.deleted.is_(False))
+            .where(
+                Calendar.public_id == calendar_id,
+                Calendar.deleted.is_(False),
+                self._org_accounts(org_id),
+            )
         ).first()
         if row is None:
             raise NotFound(f"no calendar {calendar_id}")

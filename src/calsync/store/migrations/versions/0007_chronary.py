@@ -48,6 +48,7 @@ def upgrade() -> None:
         "agents",
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("public_id", sa.String(length=64), nullable=False),
+        sa.Column("org_id", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
@@ -63,6 +64,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_agents")),
         sa.UniqueConstraint("public_id", name=op.f("uq_agents_public_id")),
     )
+    op.create_index(op.f("ix_agents_org_id"), "agents", ["org_id"], unique=False)
     op.create_table(
         "event_extras",
         sa.Column("event_id", sa.Integer(), nullable=False),
@@ -81,6 +83,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("event_extras")
+    op.drop_index(op.f("ix_agents_org_id"), table_name="agents")
     op.drop_table("agents")
     op.drop_index(op.f("ix_idempotency_keys_created_at"), table_name="idempotency_keys")
     op.drop_table("idempotency_keys")
