@@ -43,7 +43,7 @@ def exposure(unit: Path) -> float:
         text=True,
         timeout=60,
     )
-    match = re.search(r"Overall exposure level for calsync\.service: (\d+\.\d+)", run.stdout)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", run.stdout)
     assert match, f"no score in systemd-analyze output:\n{run.stdout}\n{run.stderr}"
     return float(match.group(1))
 
@@ -53,7 +53,7 @@ def verify(unit: Path) -> None:
     run = subprocess.run(
         [_analyze(), "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
-    problems = [line for line in run.stderr.splitlines() if "calsync.service" in line]
+    problems = [line for line in run.stderr.splitlines() if unit.name in line]
     assert run.returncode == 0 and not problems, f"{run.stdout}\n{run.stderr}"
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -48,6 +49,8 @@ from calsync.providers._graph_http import GraphApiError, GraphClient
 from calsync.providers._graph_recurrence import starts_between
 from calsync.providers.base import PullPage, SyncWindow
 
+#: Masters fetched at once; Graph's MailboxConcurrency limit is 4.
+CONCURRENT_REQUESTS = 4
 RESET_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
 MASTER_QUERY = {"$expand": f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY}')"}
 
@@ -98,6 +101,8 @@ class DeltaPull:
         self.memory = memory
         self.path = f"/me/calendars/{calendar_id}/calendarView/delta"
         self._emitted: set[str] = set()
+        #: Masters fetched in this pull (new, or changed since the process last saw them).
+        self._refetched: set[str] = set()
         #: Master id -> original starts listed in this round (occurrences and exceptions).
         self._listed_originals: dict[str, set[date | datetime]] = {}
 
@@ -200,6 +205,7 @@ class DeltaPull:
 
     def _listed(self, items: Any) -> list[RemoteEvent]:
         """Singles and exceptions as they come, with each series' master before them."""
+        self._prefetch_masters(items)
         events: list[RemoteEvent] = []
         for item in items:
             if "@removed" in item:
@@ -228,6 +234,46 @@ class DeltaPull:
             if kind == "exception":
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events
+
+    def _prefetch_masters(self, items: Any) -> None:
+        """Fetch the page's unknown masters a few at a time (Graph allows four concurrent
+        requests per mailbox and app: https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+        wanted: dict[str, str | None] = {}
+        for item in items:
+            kind = item.get("type")
+            if "@removed" in item or kind not in ("occurrence", "exception"):
+                continue
+            master_id = item.get("seriesMasterId")
+            if not isinstance(master_id, str) or master_id in wanted:
+                continue
+            etag = item.get("@odata.etag") if kind == "occurrence" else None
+            cached = self.memory.masters.get(master_id)
+            if cached is None or (etag is not None and cached[0] != etag):
+                wanted[master_id] = etag
+        if len(wanted) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
+            for _ in pool.map(lambda pair: self._master(*pair), wanted.items()):
+                pass
+
+    def _still_occurs(self, master_id: str, original: date | datetime) -> bool:
+        """Whether the series (as now fetched) still has an occurrence at ``original``."""
+        cached = self.memory.masters.get(master_id)
+        if cached is None or not cached[1].content.recurrence:
+            return False
+        content = cached[1].content
+        if isinstance(original, datetime):
+            low, high = original - timedelta(minutes=1), original + timedelta(minutes=1)
+        else:
+            low = datetime.combine(original, time(), tzinfo=UTC)
+            high = low + timedelta(days=1)
+        try:
+            found = starts_between(
+                content.recurrence, content.start, _zone(content.tzid), low, high
+            )
+        except (ValueError, TypeError):
+            return True  # unreadable: let Graph's answer for the instance decide
+        return original in found
 
     def _cancellations(self, bounds: tuple[datetime, datetime]) -> list[RemoteEvent]:
         """Occurrences a full round did not list, of the series it listed: cancelled.
@@ -270,6 +316,7 @@ class DeltaPull:
             return None
         master = to_remote_event(found)
         self.memory.masters[master_id] = (master.etag, master)
+        self._refetched.add(master_id)
         return master
 
     def _resolve(self, removed: list[str]) -> tuple[list[RemoteEvent], list[str]]:
@@ -280,13 +327,18 @@ class DeltaPull:
         for remote_id in removed:
             known = self.memory.instances.get(remote_id)
             if known is not None:
-                master_id, _original = known
+                master_id, original = known
                 if master_id in masters_gone:
                     continue
                 if self._event(master_id) is None:
                     masters_gone.add(master_id)
                     self.memory.masters.pop(master_id, None)
                     deleted.append(master_id)
+                    continue
+                if master_id in self._refetched and not self._still_occurs(master_id, original):
+                    # The series was rebuilt (a new start or rule): its old instances went
+                    # with the old shape. Not cancellations.
+                    deleted.append(remote_id)
                     continue
             found = self._event(remote_id)
             if found is not None:
