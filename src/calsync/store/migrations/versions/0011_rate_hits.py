@@ -1,7 +1,7 @@
 """API rate-limit log shared by PostgreSQL replicas.
 
-Revision ID: 0010_rate_hits
-Revises: 0009_availability
+Revision ID: 0011_rate_hits
+Revises: 0010_profile_status
 Create Date: 2026-12-07 00:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_rate_hits"
-down_revision: str | None = "0009_availability"
+revision: str = "0011_rate_hits"
+down_revision: str | None = "0010_profile_status"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
