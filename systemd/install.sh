@@ -5,7 +5,8 @@
 #   * a virtualenv of its own in $PREFIX (/opt/calsync) holding calsync and its dependencies;
 #   * $BINDIR/calsync (/usr/local/bin/calsync), a link to the venv's command, which is
 #     what the unit's ExecStart runs and what an operator types;
-#   * the unit in $UNITDIR (/etc/systemd/system), pointing at those paths;
+#   * the units in $UNITDIR (/etc/systemd/system), pointing at those paths: calsync.service
+#     and calsync@.service (one replica per port, for PostgreSQL stores);
 #   * $CONFDIR (/etc/calsync) with calsync.toml (the example, storing SQLite under the
 #     unit's StateDirectory /var/lib/calsync) unless one exists, and credentials/ (0700).
 #
@@ -41,13 +42,16 @@ fi
 install -d -m 0755 "$BINDIR"
 ln -sfn "$PREFIX/bin/calsync" "$BINDIR/calsync"
 
-# The unit names the default paths; rewrite them only when they were overridden.
+# The units name the default paths; rewrite them only when they were overridden.
+# calsync.service is the one daemon; calsync@.service the replica template (PORT instances).
 install -d -m 0755 "$UNITDIR"
-sed -e "s#/usr/local/bin/calsync#$BINDIR/calsync#g" \
-    -e "s#/etc/calsync#$CONFDIR#g" \
-    "$SRC/systemd/calsync.service" > "$UNITDIR/calsync.service.tmp"
-chmod 0644 "$UNITDIR/calsync.service.tmp"
-mv "$UNITDIR/calsync.service.tmp" "$UNITDIR/calsync.service"
+for unit in calsync.service calsync@.service; do
+    sed -e "s#/usr/local/bin/calsync#$BINDIR/calsync#g" \
+        -e "s#/etc/calsync#$CONFDIR#g" \
+        "$SRC/systemd/$unit" > "$UNITDIR/$unit.tmp"
+    chmod 0644 "$UNITDIR/$unit.tmp"
+    mv "$UNITDIR/$unit.tmp" "$UNITDIR/$unit"
+done
 
 install -d -m 0755 "$CONFDIR"
 install -d -m 0700 "$CONFDIR/credentials"

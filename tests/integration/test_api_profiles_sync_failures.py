@@ -44,8 +44,10 @@ class SyncedAccount:
     engine: SyncEngine
     now: datetime = datetime(2026, 5, 1, tzinfo=UTC)
 
-    def sync(self, *, allow_mass_delete: bool = False) -> bool:
-        report = self.engine.sync_account(self.account, allow_mass_delete=allow_mass_delete)
+    def sync(self, *, allow_mass_delete: bool = False, retry_refused: bool = False) -> bool:
+        report = self.engine.sync_account(
+            self.account, allow_mass_delete=allow_mass_delete, retry_refused=retry_refused
+        )
         # Each step stands alone: never let one failure's backoff skip the next pass.
         self.now = max(self.now, report.retry_at or self.now) + timedelta(seconds=1)
         return report.ok
@@ -111,7 +113,8 @@ def test_a_401_during_sync_shows_the_profile_disconnected(
     (listed,) = client.list_profiles()
     assert listed["profile_connected"] is False
 
-    assert synced.sync()  # the credentials work again
+    assert not synced.sync()  # refused credentials are not sent again by themselves
+    assert synced.sync(retry_refused=True)  # the operator asked; they work again
     (reconnected,) = _profiles(http, token)
     assert reconnected["profile_connected"] is True
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import httpx
 import pytest
 
+from calsync.api.connect.accounts import with_connections
 from calsync.config import Settings
+from calsync.sync import SyncEngine
 from tests.fixtures.api import run_api_server
-from tests.fixtures.radicale import RadicaleServer
+from tests.fixtures.radicale import RadicaleServer, vevent_ics
 from tests.integration.connect_world import (
     APP_REDIRECT,
     Browser,
@@ -61,7 +64,13 @@ def test_caldav_form_wrong_password_then_connected(
     browser: Browser,
     radicale_server: RadicaleServer,
 ) -> None:
-    radicale_server.new_calendar("Connected by form")
+    calendar = radicale_server.new_calendar("Connected by form")
+    now = datetime.now(UTC)
+    stamp = (now + timedelta(days=2)).strftime("%Y%m%dT100000Z")
+    calendar.put(
+        "form.ics",
+        vevent_ics("form-1", f"DTSTAMP:{stamp}\nDTSTART:{stamp}\nDURATION:PT1H\nSUMMARY:Typed in"),
+    )
     client = world.cronofy()
     chooser = browser.go(world.auth_link(client, state="cd"))
     assert chooser.status == 200
@@ -101,6 +110,13 @@ def test_caldav_form_wrong_password_then_connected(
         (connection,) = uow.connections.list()
     assert connection.credentials is not None
     assert radicale_server.password not in connection.credentials
+
+    # The stored connection is an account the engine syncs (the password from the vault).
+    merged = with_connections(world.server.settings, world.server.store)
+    (account,) = merged.accounts
+    assert account.provider == "caldav" and account.name == "alice@127.0.0.1"
+    assert SyncEngine(world.server.store, merged).sync_account(account).ok
+    assert "Typed in" in [e["summary"] for e in client.read_events(tzid="Etc/UTC")]
 
     # The same login again (a new flow): the same account and profile.
     again_page = browser.go(world.auth_link(client, state="cd2"))

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from calsync.api.connect.accounts import with_connections
 from calsync.config import MicrosoftAppSettings, Secret
-from tests.fakes.graph_testing import graph_fake
+from calsync.sync import SyncEngine
+from tests.fakes.graph_testing import event_body, graph_fake, soon
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fixtures.api import run_api_server
 from tests.integration.connect_world import APP_REDIRECT, Browser, ConnectWorld, connect_settings
@@ -97,6 +99,28 @@ def test_connect_microsoft_through_msal(
     second = exchange(world, again.query["code"])
     assert second["sub"] == answer["sub"]
     assert second["linking_profile"] == profile
+
+
+def test_a_connected_microsoft_account_syncs_with_the_microsoft_provider(
+    world: ConnectWorld, browser: Browser, graph_fake: MicrosoftGraphFake
+) -> None:
+    """The connection's options (from [providers.microsoft] and the stored refresh token)
+    are what the Microsoft provider reads: a pass of the engine brings the events in."""
+    graph_fake.put_event(
+        graph_fake.default_calendar_id,
+        event_body("Planning", soon()),
+    )
+    arrival = browser.go(world.auth_link(world.cronofy(), provider_name="microsoft"))
+    answer = exchange(world, arrival.query["code"])
+    merged = with_connections(world.server.settings, world.server.store)
+    (account,) = merged.accounts
+    assert (account.name, account.provider) == (graph_fake.user_principal_name, "microsoft")
+    report = SyncEngine(world.server.store, merged).sync_account(account)
+    assert report.ok, report.describe_failures()
+    client = world.cronofy()
+    client.auth.update(access_token=answer["access_token"])
+    summaries = [e["summary"] for e in client.read_events(tzid="Etc/UTC")]
+    assert summaries == ["Planning"]
 
 
 def test_refusing_consent_at_microsoft(

@@ -367,9 +367,36 @@ def test_invalid_credentials_mark_the_profile_disconnected(harness: SyncHarness)
     assert not profile.connected and "401" in (profile.disconnect_reason or "")
     assert [n.payload["profile_id"] for n in notes] == [profile.profile_id]
 
-    assert harness.sync().ok  # the credentials work again: reconnected
+    # The same credentials are not sent again: no pull reaches the provider.
+    pulls = harness.backend.stats.pulls
+    for _ in range(3):
+        skipped = harness.sync()
+        assert skipped.skipped and not skipped.ok
+        assert "not retried with the same credentials" in (skipped.error or "")
+        assert f"calsync sync --once --account {harness.name}" in (skipped.error or "")
+    assert harness.backend.stats.pulls == pulls
+    # An app's write is not pushed with them either.
+    assert harness.engine.push_calendar(harness.account, calendar).skipped
+
+    # The operator asks for this account (`sync --once --account`): tried, and they work.
+    assert harness.sync(retry_refused=True).ok
     with harness.store.read() as uow:
-        assert uow.profiles.get_by_pk(calendar.profile_pk).connected
+        reconnected = uow.profiles.get_by_pk(calendar.profile_pk)
+    assert reconnected.connected and reconnected.refused_credentials is None
+    assert harness.sync().ok and harness.backend.stats.pulls > pulls
+
+
+def test_refused_credentials_are_tried_again_once_they_change(harness: SyncHarness) -> None:
+    assert harness.sync().ok
+    harness.backend.fail_next_pulls(1, CredentialsInvalid("401 from the server"))
+    assert not harness.sync().ok
+    pulls = harness.backend.stats.pulls
+    assert harness.sync().skipped and harness.backend.stats.pulls == pulls
+
+    # A reload with other credentials (here: any option changes the fingerprint).
+    harness.account = replace(harness.account, options={**harness.account.options, "page_size": 4})
+    assert harness.sync().ok
+    assert harness.backend.stats.pulls > pulls
 
 
 def test_pending_pushes_survive_failures_and_reach_the_provider_once(

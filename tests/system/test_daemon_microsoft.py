@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -212,3 +213,60 @@ def test_a_revoked_grant_shows_the_profile_disconnected(
     world.wait(disconnected, "the profile to show disconnected")
     assert "AADSTS70008" in world.daemon.logs()
     assert world.terminate() == 0, world.daemon.logs()
+
+
+def test_a_subscription_brings_graph_changes_at_once(
+    fake: MicrosoftGraphFake, tmp_path: Path
+) -> None:
+    # A day between scheduled passes: whatever arrives after the first one came by push.
+    app = app_table(fake, tmp_path)
+    account = add_account(fake, tmp_path, app)
+    extra = app + "[notify]\nallow_private_callbacks = true\n"
+    with running_daemon(tmp_path, account, interval="1d", extra=extra) as world:
+        world.wait(lambda: world.passes_ok() >= 1, "the first pass")
+        world.wait(lambda: len(fake.subscriptions) == 1, "a subscription on the synced calendar")
+        (subscription,) = fake.subscriptions.values()
+        assert subscription.calendar_id == fake.default_calendar_id
+        assert subscription.notification_url.startswith(f"{world.base_url}/push/microsoft?")
+        validations = [d for d in fake.deliveries if "validationToken" in d.body]
+        assert validations and all(d.status == 200 for d in validations)
+
+        fake.put_event(fake.default_calendar_id, event_body("Pushed", SOON))
+        world.wait_for_summaries(["Pushed"])
+        assert world.passes_ok() == 1, "the notification brought it, not a scheduled pass"
+
+        # A change whose notification Graph dropped, then a lifecycle "missed": that
+        # syncs the calendar at once too.
+        with fake.lock:
+            subscription.paused = True
+        fake.put_event(fake.default_calendar_id, event_body("Missed", SOON + timedelta(days=1)))
+        fake.send_lifecycle_event(subscription.id, "missed")
+        world.wait_for_summaries(["Missed", "Pushed"])
+        assert world.passes_ok() == 1
+
+        # Forgeries are refused without saying why; the genuine one is taken.
+        [channel] = parse_qs(urlsplit(subscription.notification_url).query)["channel"]
+        url = f"/push/microsoft?channel={channel}"
+        item = {
+            "subscriptionId": subscription.id,
+            "clientState": subscription.client_state,
+            "changeType": "updated",
+            "resource": "Users/x/Events/y",
+        }
+        for forged in (
+            {**item, "clientState": "guessed"},
+            {**item, "subscriptionId": "00000000-0000-0000-0000-000000000000"},
+            {k: v for k, v in item.items() if k != "clientState"},
+        ):
+            assert world.http.post(url, json={"value": [forged]}).status_code == 404, forged
+        unknown = "/push/microsoft?channel=calsync-unknown&validationToken=hello"
+        assert world.http.post(unknown).status_code == 404
+        assert world.http.post(url, json={"value": [item]}).status_code == 202
+
+        # "subscriptionRemoved": the channel is forgotten (the renewal job opens a new one).
+        fake.send_lifecycle_event(subscription.id, "subscriptionRemoved")
+        world.wait(
+            lambda: world.http.post(url, json={"value": [item]}).status_code == 404,
+            "the removed subscription's channel to be forgotten",
+        )
+        assert world.terminate() == 0, world.daemon.logs()

@@ -89,6 +89,19 @@ def test_the_installed_unit_verifies_and_scores_at_most_two(installed: dict[str,
     assert exposure(unit) <= MAX_EXPOSURE
 
 
+def test_the_installed_replica_template_verifies_and_scores_at_most_two(
+    installed: dict[str, Path], tmp_path: Path
+) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    template = (installed["UNITDIR"] / "calsync@.service").read_text()
+    assert f"ExecStart={installed['BINDIR']}/calsync --config " in template
+    instance = tmp_path / "calsync@8081.service"  # what `systemctl start calsync@8081` loads
+    instance.write_text(template)
+    verify(instance)
+    assert exposure(instance) <= MAX_EXPOSURE
+
+
 def test_installing_again_upgrades_and_keeps_the_config(installed: dict[str, Path]) -> None:
     config = installed["CONFDIR"] / "calsync.toml"
     config.write_text(config.read_text() + "\n# edited by the operator\n")

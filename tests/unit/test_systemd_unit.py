@@ -43,7 +43,7 @@ def exposure(unit: Path) -> float:
         text=True,
         timeout=60,
     )
-    match = re.search(r"Overall exposure level for calsync\.service: (\d+\.\d+)", run.stdout)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", run.stdout)
     assert match, f"no score in systemd-analyze output:\n{run.stdout}\n{run.stderr}"
     return float(match.group(1))
 
@@ -53,7 +53,7 @@ def verify(unit: Path) -> None:
     run = subprocess.run(
         [_analyze(), "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
-    problems = [line for line in run.stderr.splitlines() if "calsync.service" in line]
+    problems = [line for line in run.stderr.splitlines() if unit.name in line]
     assert run.returncode == 0 and not problems, f"{run.stdout}\n{run.stderr}"
 
 
@@ -111,3 +111,22 @@ def test_sandbox_keeps_the_network_the_daemon_needs() -> None:
     assert unit["DynamicUser"] == ["yes"] and unit["StateDirectory"] == ["calsync"]
     assert unit["CapabilityBoundingSet"] == [""]
     assert unit["ProtectSystem"] == ["strict"]
+
+
+def test_the_replica_template_is_the_unit_with_a_port_per_instance() -> None:
+    template = UNIT.with_name("calsync@.service")
+
+    def parsed(path: Path) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for raw in path.read_text().splitlines():
+            line = raw.strip()
+            if line and not line.startswith(("#", ";", "[")):
+                key, _, value = line.partition("=")
+                found.setdefault(key.strip(), []).append(value.strip())
+        return found
+
+    single, replica = parsed(UNIT), parsed(template)
+    assert replica["ExecStart"] == [single["ExecStart"][0] + " --listen 127.0.0.1:%i"]
+    assert "%i" in replica["Description"][0]
+    rest = {k: v for k, v in replica.items() if k not in ("ExecStart", "Description")}
+    assert rest == {k: v for k, v in single.items() if k not in ("ExecStart", "Description")}

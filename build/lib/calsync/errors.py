@@ -10,6 +10,7 @@ message or a status code, so nothing user-facing ever shows a traceback.
     │   └── ValidationError       API input; carries Cronofy-shaped field errors
     ├── NotFound                  no such thing, or it belongs to another account
     ├── Conflict                  the current state forbids the change
+    │   └── LeaseLost             this replica no longer owns a calendar's sync (fenced)
     ├── AuthError                 unknown, expired or revoked credentials
     ├── StoreError                the store is unreachable or not migrated
     └── ProviderError             the remote calendar service failed
@@ -86,6 +87,14 @@ class Conflict(CalsyncError):
     def __init__(self, message: str, *, key: str = "conflict", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.key = key
+
+
+class LeaseLost(Conflict):
+    """A commit of a calendar's sync found its lease gone or granted to another
+    replica (the fencing token moved on): the commit is rolled back."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, key="lease_lost")
 
 
 class AuthError(CalsyncError):

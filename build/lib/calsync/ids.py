@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-PREFIXES = ("acc", "apc", "pro", "cal", "evt", "chn", "rul")
+PREFIXES = ("acc", "apc", "pro", "cal", "evt", "chn", "rul", "agt", "org", "req")
 
 
 def new_id(prefix: str, *, nbytes: int = 12) -> str:

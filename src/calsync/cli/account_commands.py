@@ -208,6 +208,27 @@ def account_list(state: CliState) -> None:
     click.echo(render_accounts(rows))
 
 
+@account.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def account_remove(state: CliState, name: str, yes: bool) -> None:
+    """Delete an account no longer in the config: its calendars, events, API tokens
+    and notification channels (its old tokens stop working at once)."""
+    from calsync.cli.account_remove import remove_account, stored_account
+    from calsync.daemon import bootstrap
+
+    state.configure_logging()
+    settings = state.settings()
+    with bootstrap.store_session(settings) as store:
+        sub, contents = stored_account(store, name)
+        held = ", ".join(f"{count} {label}" for label, count in contents.items())
+        if not yes:
+            click.confirm(f"Delete account {name} (sub {sub}) with {held}?", abort=True, err=True)
+        removal = remove_account(store, settings, name)
+    click.echo(removal.summary())
+
+
 @click.group()
 def keys() -> None:
     """Vault keys that encrypt stored refresh tokens."""

@@ -82,13 +82,39 @@ def cli(ctx: click.Context, config_path: Path, debug: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Serve the API here instead of [api] listen (replicas sharing one config; "
+    "see systemd/calsync@.service).",
+)
 @pass_state
-def run(state: CliState) -> None:
+def run(state: CliState, listen: str | None) -> None:
     """Run the daemon: the HTTP API and the sync scheduler (migrates the store first)."""
+    from dataclasses import replace
+
+    from calsync.config import Settings
+    from calsync.config.values import InvalidValue, listen_address
+    from calsync.daemon import bootstrap
     from calsync.daemon.process import Daemon
 
+    address = None
+    if listen is not None:
+        try:
+            address = listen_address(listen)
+        except InvalidValue as exc:
+            raise click.BadParameter(str(exc), param_hint="--listen") from None
+
+    def listening(settings: Settings) -> Settings:
+        if address is None:
+            return settings
+        return replace(settings, api=replace(settings.api, listen=address))
+
     state.configure_logging()
-    code = Daemon(state.settings()).run()
+    daemon = Daemon(
+        listening(state.settings()), load=lambda path: listening(bootstrap.load_settings(path))
+    )
+    code = daemon.run()
     if code:
         raise click.exceptions.Exit(code)
 

@@ -58,6 +58,9 @@ def run_once(
             selected_accounts(settings, account_name),
             progress=progress,
             allow_mass_delete=allow_mass_delete,
+            # Naming the account is the operator asking: credentials the provider
+            # refused before are tried again (calsync.sync.credentials).
+            retry_refused=account_name is not None,
         )
     finally:
         if keeper is not None:

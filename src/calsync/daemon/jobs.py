@@ -48,11 +48,15 @@ def run_sync_pass(
     *,
     progress: Callable[[AccountSettings], ProgressSink | None] = lambda _account: None,
     allow_mass_delete: bool = False,
+    retry_refused: bool = False,
 ) -> list[AccountSyncReport]:
     """One pass over ``accounts``, in order; never raises for provider or store failures."""
     return [
         engine.sync_account(
-            account, progress=progress(account), allow_mass_delete=allow_mass_delete
+            account,
+            progress=progress(account),
+            allow_mass_delete=allow_mass_delete,
+            retry_refused=retry_refused,
         )
         for account in accounts
     ]

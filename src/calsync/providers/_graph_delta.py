@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -48,6 +49,8 @@ from calsync.providers._graph_http import GraphApiError, GraphClient
 from calsync.providers._graph_recurrence import starts_between
 from calsync.providers.base import PullPage, SyncWindow
 
+#: Masters fetched at once; Graph's MailboxConcurrency limit is 4.
+CONCURRENT_REQUESTS = 4
 RESET_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
 MASTER_QUERY = {"$expand": f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY}')"}
 
@@ -200,6 +203,7 @@ class DeltaPull:
 
     def _listed(self, items: Any) -> list[RemoteEvent]:
         """Singles and exceptions as they come, with each series' master before them."""
+        self._prefetch_masters(items)
         events: list[RemoteEvent] = []
         for item in items:
             if "@removed" in item:
@@ -228,6 +232,27 @@ class DeltaPull:
             if kind == "exception":
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events
+
+    def _prefetch_masters(self, items: Any) -> None:
+        """Fetch the page's unknown masters a few at a time (Graph allows four concurrent
+        requests per mailbox and app: https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+        wanted: dict[str, str | None] = {}
+        for item in items:
+            kind = item.get("type")
+            if "@removed" in item or kind not in ("occurrence", "exception"):
+                continue
+            master_id = item.get("seriesMasterId")
+            if not isinstance(master_id, str) or master_id in wanted:
+                continue
+            etag = item.get("@odata.etag") if kind == "occurrence" else None
+            cached = self.memory.masters.get(master_id)
+            if cached is None or (etag is not None and cached[0] != etag):
+                wanted[master_id] = etag
+        if len(wanted) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
+            for _ in pool.map(lambda pair: self._master(*pair), wanted.items()):
+                pass
 
     def _cancellations(self, bounds: tuple[datetime, datetime]) -> list[RemoteEvent]:
         """Occurrences a full round did not list, of the series it listed: cancelled.

@@ -10,7 +10,7 @@ from calsync.config.schema import Key, KeyType, Section
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com/common"
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com/v1.0"
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 250
 MAX_PAGE_SIZE = 1000
 
 CONFIG_SECTION = Section(

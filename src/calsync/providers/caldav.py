@@ -56,6 +56,7 @@ from calsync.providers._caldav_http import (
     discovery_problem,
     retry_after,
 )
+from calsync.providers._calendar_filter import no_calendar_matches
 from calsync.providers._failures import where
 from calsync.providers._options import (
     opt_bool,
@@ -147,6 +148,7 @@ class CalDAVProvider:
         )
         members = self._multistatus(reply.status, reply.body, f"PROPFIND {home_url}").members
         found: list[RemoteCalendar] = []
+        names: list[str] = []
         for member in members:
             resourcetype = member.props.get(dav.RESOURCETYPE)
             if resourcetype is None or resourcetype.find(dav.CALENDAR_COLLECTION) is None:
@@ -155,6 +157,7 @@ class CalDAVProvider:
                 continue
             url = urljoin(home_url, member.href)
             name = member.text(dav.DISPLAYNAME) or url.rstrip("/").rpartition("/")[2]
+            names.append(name)
             if self.calendar_filter and not self._selected(url, name):
                 continue
             color = member.text(dav.CALENDAR_COLOR)
@@ -162,6 +165,8 @@ class CalDAVProvider:
             if ctag is not None:
                 self._listed_ctags[url] = ctag
             found.append(RemoteCalendar(remote_id=url, name=name, color=color, version=ctag))
+        if self.calendar_filter and not found:
+            raise no_calendar_matches(self.calendar_filter, names)
         return found
 
     def _home_url(self) -> str:

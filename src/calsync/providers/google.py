@@ -37,6 +37,7 @@ from googleapiclient.discovery import build
 from calsync.errors import CursorExpired, PreconditionFailed, ProviderError, UserError
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent, round_trip_key
 from calsync.providers import secrets_vault
+from calsync.providers._calendar_filter import no_calendar_matches
 from calsync.providers._google_auth import account_credentials, authorize_installed_app
 from calsync.providers._google_calendars import (
     CalendarListState,
@@ -164,7 +165,13 @@ class GoogleProvider:
             else:
                 known[entry["id"]] = entry
         remember_calendar_list(self._calendar_list_key, CalendarListState(next_token, known))
-        return [to_calendar(e) for e in known.values() if self._wanted(e)]
+        wanted = [to_calendar(e) for e in known.values() if self._wanted(e)]
+        if self.calendar_filter and not wanted:
+            raise no_calendar_matches(
+                self.calendar_filter,
+                (e.get("summaryOverride") or e.get("summary") or e["id"] for e in known.values()),
+            )
+        return wanted
 
     def _calendar_list_entries(
         self, sync_token: str | None

@@ -27,9 +27,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from calsync.errors import PreconditionFailed, UserError
 from calsync.model import EventContent, RemoteCalendar, round_trip_key
@@ -72,7 +74,7 @@ class MicrosoftProvider:
     capabilities = Capabilities(
         read_only=False,
         incremental=True,
-        push_channels=False,
+        push_channels=True,  # Graph subscriptions (`watch`)
         create_calendar=False,
         series_as_unit=False,  # occurrences and exceptions arrive on their own
     )
@@ -230,8 +232,80 @@ class MicrosoftProvider:
             if exc.status not in (404, 410):  # already gone
                 raise
 
+    # -- push channels (Graph subscriptions) ---------------------------------------------------
+
+    def watch(
+        self,
+        calendar_remote_id: str,
+        address: str,
+        token: str | None,
+        *,
+        channel_id: str,
+        ttl: timedelta | None = None,
+    ) -> Channel:
+        """``POST /subscriptions`` for the calendar's events (created, updated, deleted).
+
+        ``address`` is the daemon's push address; Graph notifications go to its
+        ``microsoft`` sibling with the channel id in the query (`notification_url`).
+        Graph validates that URL before it answers (the route echoes the token).
+        ``token`` becomes ``clientState``, which every notification carries back.
+        """
+        lifetime = min(ttl or MAX_SUBSCRIPTION, MAX_SUBSCRIPTION)
+        expires = datetime.now(UTC) + lifetime
+        url = notification_url(address, channel_id)
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": url,
+            "lifecycleNotificationUrl": url,
+            "resource": f"/me/calendars/{calendar_remote_id}/events",
+            "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%S.0000000Z"),
+            "clientState": token or channel_id,
+        }
+        created = self.client.json("POST", "/subscriptions", "create subscription", body=body)
+        expiration = created.get("expirationDateTime")
+        return Channel(
+            id=channel_id,
+            resource_id=str(created["id"]),
+            resource_uri=str(created.get("resource") or ""),
+            expiration=parse_offset_time(expiration) if isinstance(expiration, str) else expires,
+            token=token,
+        )
+
+    def stop(self, channel: Any) -> None:
+        """``DELETE /subscriptions/{id}``; one Graph no longer knows is already gone."""
+        try:
+            self.client.request(
+                "DELETE", f"/subscriptions/{channel.resource_id}", "delete subscription"
+            )
+        except GraphApiError as exc:
+            if exc.status != 404:
+                raise
+
     def close(self) -> None:
         self.client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A Graph subscription as a push channel: ``resource_id`` is the subscription id."""
+
+    id: str
+    resource_id: str
+    resource_uri: str | None
+    expiration: datetime | None
+    token: str | None
+
+
+#: Outlook event subscriptions live at most 4230 minutes (about three days).
+MAX_SUBSCRIPTION = timedelta(minutes=4200)
+GRAPH_PUSH_SEGMENT = "microsoft"
+
+
+def notification_url(address: str, channel_id: str) -> str:
+    """The daemon's push address with its last segment ``microsoft`` (``/push/microsoft``)
+    and the channel id in the query."""
+    base = address.rstrip("/").rsplit("/", 1)[0]
+    return f"{base}/{GRAPH_PUSH_SEGMENT}?{urlencode({'channel': channel_id})}"
 
 
 def _if(etag: str | None) -> dict[str, str] | None:

@@ -121,6 +121,10 @@ class Profile(Base):
     connected: Mapped[bool] = mapped_column(Boolean, default=True)
     disconnect_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    #: The last account-level failure (discovery, credentials), None after a success.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: Fingerprint of the credentials the provider refused; not sent again (sync/credentials.py).
+    refused_credentials: Mapped[str | None] = mapped_column(String(64))
 
 
 class Calendar(Base):

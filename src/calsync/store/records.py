@@ -39,6 +39,10 @@ class ProfileRecord:
     connected: bool
     disconnect_reason: str | None
     created_at: datetime
+    #: The last account-level failure; None once the profile synced.
+    last_error: str | None = None
+    #: Fingerprint of credentials the provider refused (see calsync.sync.credentials).
+    refused_credentials: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,11 @@ Failures never corrupt the store nor drop a pending change:
   the account backs off (`Backoff`, per account). A rate limit stops the
   account's pass at once, since every calendar shares the quota.
 * `CredentialsInvalid` -> the profile is marked disconnected (with a
-  ``profile_disconnected`` notification) and the pass stops.
+  ``profile_disconnected`` notification) and the pass stops; the same
+  credentials are not sent again (`calsync.sync.credentials`).
+* An account-level failure (no calendar list) is kept on the profile
+  (``last_error``) until a pass succeeds, so ``calsync status`` shows why a
+  first sync never connected.
 
 The transaction that completes a profile's first full sync also queues
 ``profile_initial_sync_completed`` (`calsync.sync.milestones`).
@@ -44,7 +48,6 @@ from typing import Any, Protocol
 
 from calsync.config import AccountSettings, Settings
 from calsync.errors import (
-    CalsyncError,
     CredentialsInvalid,
     CursorExpired,
     LeaseLost,
@@ -53,13 +56,14 @@ from calsync.errors import (
 )
 from calsync.providers import registry
 from calsync.providers.base import Provider, SyncWindow
-from calsync.redaction import redact
 from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
 from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
 from calsync.sync.apply import ApplyResult, apply_plan, load_state
 from calsync.sync.backoff import Backoff
+from calsync.sync.credentials import fingerprint, refused_report, still_refused
 from calsync.sync.discovery import ensure_profile, record_calendars, syncable_calendars
-from calsync.sync.gate import AccountGate, Refusal
+from calsync.sync.failures import PushFailed, describe, is_bug, not_synced, refused
+from calsync.sync.gate import AccountGate
 from calsync.sync.milestones import after_calendar_synced, mark_disconnected
 from calsync.sync.ownership import FencedStore, Ownership, StoreView
 from calsync.sync.paged import ListingAborted, store_listing
@@ -83,26 +87,6 @@ class ProviderFactoryFn(Protocol):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def describe(exc: BaseException) -> str:
-    """One line for the report, the log and ``last_error``, URL secrets redacted."""
-    if isinstance(exc, CalsyncError):
-        return redact(exc.message)
-    return redact(f"unexpected {type(exc).__name__}: {exc}")
-
-
-def _is_bug(exc: BaseException) -> bool:
-    return not isinstance(exc, CalsyncError)
-
-
-class _PushFailed(Exception):
-    """The pull was stored but the push failed: keeps the pull's figures for the report."""
-
-    def __init__(self, partial: CalendarSyncOutcome, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.partial = partial
-        self.cause = cause
 
 
 class SyncEngine:
@@ -139,13 +123,17 @@ class SyncEngine:
         *,
         progress: ProgressSink | None = None,
         allow_mass_delete: bool = False,
+        retry_refused: bool = False,
     ) -> AccountSyncReport:
         """One pass over the account's calendars. Never raises for provider or store
-        failures: the report (and each calendar's ``last_error``) says what failed."""
+        failures: the report (and each calendar's ``last_error``) says what failed.
+
+        ``retry_refused``: try credentials the provider refused before (an operator
+        asked for this account); otherwise the pass stops before contacting it."""
         with self.gate.admitted(account.name, wait=True) as refusal:
             if refusal is not None:
-                return _refused(account, refusal)
-            return self._sync_account(account, progress, allow_mass_delete)
+                return refused(account, refusal)
+            return self._sync_account(account, progress, allow_mass_delete, retry_refused)
 
     def sync_calendars(
         self, account: AccountSettings, calendars: Sequence[CalendarRecord]
@@ -163,11 +151,13 @@ class SyncEngine:
         """Refresh the account's calendar list (the daemon runs it every
         ``[sync] rediscover_interval``). Raises `ProviderError` after recording it."""
         profile = ensure_profile(self.store, account)
+        if still_refused(profile, account):
+            raise CredentialsInvalid(refused_report(profile, account).error or "")
         provider = self._factory(account.provider, account.name, account.options)
         try:
             self._discover(provider, profile, account.name)
         except CredentialsInvalid as exc:
-            self._mark_disconnected(profile, exc)
+            self._mark_disconnected(profile, exc, account)
             raise
         finally:
             provider.close()
@@ -178,13 +168,19 @@ class SyncEngine:
     # -- passes -----------------------------------------------------------------------
 
     def _sync_account(
-        self, account: AccountSettings, progress: ProgressSink | None, allow_mass_delete: bool
+        self,
+        account: AccountSettings,
+        progress: ProgressSink | None,
+        allow_mass_delete: bool,
+        retry_refused: bool,
     ) -> AccountSyncReport:
         try:
             profile = ensure_profile(self.store, account)
         except Exception as exc:
             log.exception("account %r: cannot prepare the store", account.name)
-            return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+            return AccountSyncReport(account.name, error=describe(exc), bug=is_bug(exc))
+        if not retry_refused and still_refused(profile, account):
+            return refused_report(profile, account)
         provider: Provider | None = None
         try:
             provider = self._factory(account.provider, account.name, account.options)
@@ -213,12 +209,14 @@ class SyncEngine:
         """A run of some calendars, refused (``busy``) rather than waiting for a pass."""
         with self.gate.admitted(account.name, wait=False) as refusal:
             if refusal is not None:
-                return _refused(account, refusal)
+                return refused(account, refusal)
             try:
                 profile = ensure_profile(self.store, account)
             except Exception as exc:
                 log.exception("account %r: cannot prepare the store", account.name)
-                return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+                return AccountSyncReport(account.name, error=describe(exc), bug=is_bug(exc))
+            if still_refused(profile, account):
+                return refused_report(profile, account)
             provider: Provider | None = None
             try:
                 provider = self._factory(account.provider, account.name, account.options)
@@ -265,17 +263,16 @@ class SyncEngine:
                 continue
             try:
                 with self._syncing(calendar):
-                    try:
-                        if push_only:
-                            outcomes.append(self._push_calendar(provider, calendar, view))
-                        else:
-                            outcomes.append(
-                                self._sync_calendar(provider, calendar, policy, progress, view)
-                            )
-                        continue
-                    finally:
-                        self._after_calendar(view, pass_started)
-            except _PushFailed as failure:
+                    if push_only:
+                        outcomes.append(self._push_calendar(provider, calendar, view))
+                    else:
+                        outcomes.append(
+                            self._sync_calendar(provider, calendar, policy, progress, view)
+                        )
+                if not push_only:
+                    self._after_calendar(view, pass_started)
+                continue
+            except PushFailed as failure:
                 exc: Exception = failure.cause
                 partial = failure.partial
             except Exception as caught:
@@ -285,14 +282,16 @@ class SyncEngine:
                 log.warning("calendar %s: %s; not committed", calendar.calendar_id, exc)
                 if self.ownership is not None:
                     self.ownership.lost(calendar.pk)
-                outcomes.append(_not_synced(calendar, "not synced: the sync lease was lost"))
+                outcomes.append(not_synced(calendar, "not synced: the sync lease was lost"))
                 continue
             outcomes.append(self._calendar_failure(calendar, exc, partial))
+            if not push_only:
+                self._after_calendar(view, pass_started)
             if isinstance(exc, RateLimited | CredentialsInvalid):
                 rest = calendars[index + 1 :]
-                outcomes += [_not_synced(c, "not synced: " + exc.message) for c in rest]
+                outcomes += [not_synced(c, "not synced: " + exc.message) for c in rest]
                 if isinstance(exc, CredentialsInvalid):
-                    self._mark_disconnected(profile, exc)
+                    self._mark_disconnected(profile, exc, account)
                     return AccountSyncReport(account.name, tuple(outcomes), error=exc.message)
                 retry_after, transient = exc.retry_after, True
                 break
@@ -304,9 +303,10 @@ class SyncEngine:
         else:
             if push_only is None:
                 backoff.success()
-            if not profile.connected:
-                with self.store.write() as uow:
+            if not profile.connected or profile.last_error is not None:
+                with self.store.write() as uow:  # it synced: connected, no account error
                     uow.profiles.set_connected(profile.pk, True)
+                    uow.profiles.set_status(profile.pk, last_error=None)
         return AccountSyncReport(account.name, tuple(outcomes), retry_at=retry_at)
 
     # -- one calendar ---------------------------------------------------------------
@@ -359,7 +359,7 @@ class SyncEngine:
         try:
             result = push_pending(view, provider, calendar)
         except Exception as exc:
-            raise _PushFailed(outcome, exc) from exc
+            raise PushFailed(outcome, exc) from exc
         if result.stale:
             with view.write() as uow:
                 uow.cursors.clear(calendar.pk)
@@ -410,6 +410,7 @@ class SyncEngine:
         with view.read() as uow:
             before = uow.cursors.get(calendar.pk)
             live_before = uow.events.count_live(calendar.pk)
+        log.info("calendar %s: listing it from scratch", calendar.calendar_id)
         pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
         try:
             return store_listing(
@@ -483,10 +484,11 @@ class SyncEngine:
             log.exception("calendar %s: could not record its sync on the lease", view.calendar_pk)
         self.ownership.synced(view.calendar_pk, due_at)
         log.info(
-            "calendar %s synced by replica %s (token %d)",
+            "calendar %d synced by replica %s (token %d, pass of %s)",
             view.calendar_pk,
             view.replica,
             view.token,
+            pass_started.isoformat(),
         )
 
     def _record_synced(
@@ -529,7 +531,7 @@ class SyncEngine:
         partial: CalendarSyncOutcome | None = None,
     ) -> CalendarSyncOutcome:
         message = describe(exc)
-        if not _is_bug(exc):
+        if not is_bug(exc):
             # The report carries it; its reader logs or prints it once.
             log.debug("calendar %s: sync failed: %s", calendar.calendar_id, message)
         else:
@@ -541,51 +543,47 @@ class SyncEngine:
         except Exception:
             log.exception("calendar %s: could not record the failure", calendar.calendar_id)
         if partial is not None:  # pulled and stored fine; the push failed
-            return replace(partial, ok=False, error=message, bug=_is_bug(exc))
+            return replace(partial, ok=False, error=message, bug=is_bug(exc))
         return CalendarSyncOutcome(
-            calendar.calendar_id, calendar.name, ok=False, error=message, bug=_is_bug(exc)
+            calendar.calendar_id, calendar.name, ok=False, error=message, bug=is_bug(exc)
         )
 
     def _account_failure(
         self, account: AccountSettings, profile: ProfileRecord, exc: BaseException
     ) -> AccountSyncReport:
         message = describe(exc)
-        if _is_bug(exc):
+        if is_bug(exc):
             log.error("account %r: sync failed unexpectedly", account.name, exc_info=exc)
         else:  # the report carries it; its reader logs or prints it once
             log.debug("account %r: sync failed: %s", account.name, message)
         retry_at = None
         try:
             if isinstance(exc, CredentialsInvalid):
-                self._mark_disconnected(profile, exc)
+                self._mark_disconnected(profile, exc, account)
             elif isinstance(exc, RateLimited | TransientProviderError):
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 retry_at = self.backoff(account.name).failure(
                     self._clock(), retry_after=retry_after
                 )
             with self.store.write() as uow:
+                # Also on the profile: a first attempt has no calendar to hold it.
+                uow.profiles.set_status(profile.pk, last_error=message)
                 for calendar in uow.calendars.list_by_profile(profile.pk):
                     uow.calendars.set_sync_status(
                         calendar.pk, last_sync_at=None, last_error=message
                     )
         except Exception:
             log.exception("account %r: could not record the failure", account.name)
-        return AccountSyncReport(account.name, error=message, retry_at=retry_at, bug=_is_bug(exc))
+        return AccountSyncReport(account.name, error=message, retry_at=retry_at, bug=is_bug(exc))
 
-    def _mark_disconnected(self, profile: ProfileRecord, exc: CredentialsInvalid) -> None:
+    def _mark_disconnected(
+        self, profile: ProfileRecord, exc: CredentialsInvalid, account: AccountSettings
+    ) -> None:
         with self.store.write() as uow:
-            mark_disconnected(uow, profile, exc.message, base_url=self.settings.api.base_url)
-
-
-def _refused(account: AccountSettings, refusal: Refusal) -> AccountSyncReport:
-    return AccountSyncReport(
-        account.name,
-        error=refusal.message,
-        retry_at=refusal.retry_at,
-        skipped=True,
-        busy=refusal.busy,
-    )
-
-
-def _not_synced(calendar: CalendarRecord, why: str) -> CalendarSyncOutcome:
-    return CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=False, error=why)
+            mark_disconnected(
+                uow,
+                profile,
+                exc.message,
+                base_url=self.settings.api.base_url,
+                refused=fingerprint(account),
+            )

@@ -70,12 +70,19 @@ def after_calendar_synced(
 
 
 def mark_disconnected(
-    uow: UnitOfWork, profile: ProfileRecord, reason: str, *, base_url: str | None = None
+    uow: UnitOfWork,
+    profile: ProfileRecord,
+    reason: str,
+    *,
+    base_url: str | None = None,
+    refused: str | None = None,
 ) -> bool:
     """Record the profile as disconnected; queue ``profile_disconnected`` if it was
-    connected until now. Returns whether it queued one."""
+    connected until now. Returns whether it queued one. ``refused``: the fingerprint
+    of the refused credentials (`calsync.sync.credentials`)."""
     current = uow.profiles.get_by_pk(profile.pk)
     uow.profiles.set_connected(profile.pk, False, reason=reason)
+    uow.profiles.set_status(profile.pk, last_error=reason, refused_credentials=refused)
     if not current.connected:
         return False
     account = uow.accounts.get(current.account_pk)

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from calsync.api.deps import Auth, Services
 from calsync.api.openapi import TOKEN_ROUTE, responses
 from calsync.api.response_schemas import AccountAnswer, ProfilesAnswer, UserinfoAnswer, ok
+from calsync.store.profile_events import relink_url
 from calsync.store.records import AccountRecord, CalendarRecord, ProfileRecord
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -33,22 +34,25 @@ def default_tzid(calendars: list[CalendarRecord]) -> str:
     return DEFAULT_TZID
 
 
-def profile_json(profile: ProfileRecord) -> dict[str, Any]:
+def profile_json(profile: ProfileRecord, relink: str | None = None) -> dict[str, Any]:
     """One profile in Cronofy's shape.
 
-    ``profile_relink_url`` is left out, also for a disconnected profile: Cronofy
-    sends it only where a browser relink flow exists, and calsync has none yet
-    (credentials are fixed through the config and `calsync sync`). Omitting a
-    field Cronofy documents as conditional is what clients already handle; a
-    URL that answers 404, or ``null`` where a string is promised, is not.
+    ``profile_relink_url`` is given for a disconnected profile that came through
+    the connect flow (`calsync.store.profile_events.relink_url`). A config
+    account has no browser flow (its credentials are fixed in the config), so
+    its disconnected profile has no such URL: Cronofy documents the field as
+    conditional, which clients handle; a URL that cannot work would not be.
     """
-    return {
+    body: dict[str, Any] = {
         "provider_name": profile.provider_name,
         "profile_id": profile.profile_id,
         "profile_name": profile.profile_name,
         "profile_connected": profile.connected,
         "profile_initial_sync_required": False,
     }
+    if not profile.connected and relink is not None:
+        body["profile_relink_url"] = relink
+    return body
 
 
 @router.get(
@@ -74,9 +78,15 @@ def get_account(auth: Auth, services: Services) -> dict[str, Any]:
     responses={**ok(ProfilesAnswer), **responses(*TOKEN_ROUTE)},
 )
 def list_profiles(auth: Auth, services: Services) -> dict[str, Any]:
+    base_url = services.settings.api.base_url
     with services.store.read() as uow:
         profiles = uow.profiles.list(auth.account.pk)
-    return {"profiles": [profile_json(p) for p in profiles]}
+        relinks: dict[int, str] = {}
+        for profile in profiles:
+            connection = None if profile.connected else uow.connections.get_by_profile(profile.pk)
+            if connection is not None:
+                relinks[profile.pk] = relink_url(base_url, connection)
+    return {"profiles": [profile_json(p, relinks.get(p.pk)) for p in profiles]}
 
 
 @router.get(

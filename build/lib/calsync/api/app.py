@@ -23,7 +23,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from calsync.api import accounts, auth_routes, calendars, health, metrics
+from calsync.api import accounts, auth_routes, calendars, chronary, health, metrics
+from calsync.api.chronary.context import limits_answer
+from calsync.api.connect import profiles as connect_profiles
+from calsync.api.connect import routes as connect_routes
 from calsync.api.deps import ApiServices, identify_token
 from calsync.api.errors import install_exception_handlers
 from calsync.api.fields import tzid_schema
@@ -47,6 +50,7 @@ OPTIONAL_ROUTERS = (
     "calsync.api.ical",
     "calsync.api.channels",
     "calsync.api.availability",
+    "calsync.api.availability_rules",
     "calsync.api.provider_push",
 )
 
@@ -159,7 +163,9 @@ def create_app(services: ApiServices) -> FastAPI:
     included: list[APIRouter] = []
     for router in (
         auth_routes.router,
+        connect_routes.router,
         accounts.router,
+        connect_profiles.router,
         calendars.router,
         *_optional_routers(),
         health.router,
@@ -170,11 +176,18 @@ def create_app(services: ApiServices) -> FastAPI:
         included.append(router)
         app.include_router(router)
 
+    prefix = services.settings.api.chronary_prefix
+    if prefix:
+        chronary.include_routes(app, prefix)
+        chronary.add_inner_middleware(app, services, prefix)
     app.add_middleware(
         LimitsMiddleware,
         limiter=services.limiter,
         max_body_bytes=services.settings.api.max_body_bytes,
         identify_token=lambda token: identify_token(services, token),
+        refusal=limits_answer(prefix) if prefix else None,
     )
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
+    if prefix:
+        chronary.add_outer_middleware(app, prefix)
     return app

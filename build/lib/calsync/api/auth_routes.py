@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
+from calsync.api.chronary.auth import org_id_for
 from calsync.api.deps import REFRESH_TOKEN_PREFIX, ApiServices, Services
 from calsync.api.errors import OAuthError
 from calsync.api.formats import NOT_BLANK, strip_blank
@@ -41,7 +42,7 @@ from calsync.api.oauth_requests import (
     oauth_parameters,
     parse_parameters,
 )
-from calsync.api.openapi import ERROR_RESPONSES, OAUTH_ERROR_RESPONSES
+from calsync.api.openapi import ERROR_RESPONSES, OAUTH_ERROR_RESPONSES, responses
 from calsync.api.response_schemas import Empty, TokenAnswer, ok
 from calsync.errors import AuthError, NotFound
 from calsync.store import UnitOfWork
@@ -51,6 +52,8 @@ from calsync.store.repos.tokens import ACCESS, REFRESH
 router = APIRouter(tags=["authorization"])
 
 SCOPE = "read_write"
+#: An ``application_calendar_id`` of this form names a Chronary agent (`_agent_account`).
+AGENT_PREFIX = "agt_"
 MAX_APPLICATION_CALENDAR_ID = 255
 
 
@@ -187,13 +190,16 @@ def token_response(
     access_token: str,
     refresh_token: str,
     profile: ProfileRecord | None = None,
+    *,
+    scope: str = SCOPE,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "token_type": "bearer",
         "access_token": access_token,
         "expires_in": int(_ttl(services).total_seconds()),
         "refresh_token": refresh_token,
-        "scope": SCOPE,
+        "scope": scope,
+        "account_id": account.sub,
         "sub": account.sub,
     }
     if account.application_calendar_id is not None:
@@ -210,16 +216,44 @@ def token_response(
 @router.post(
     "/v1/application_calendars",
     response_model=None,
-    responses={**ok(TokenAnswer), **ERROR_RESPONSES},
+    responses={**ok(TokenAnswer), **ERROR_RESPONSES, **responses(404)},
 )
 def upsert_application_calendar(
     body: ApplicationCalendarRequest, services: Services
 ) -> dict[str, Any]:
     require_client(services, body)
     with services.store.write() as uow:
-        account, profile, _calendar = uow.accounts.upsert_application(body.application_calendar_id)
+        if body.application_calendar_id.startswith(AGENT_PREFIX):
+            org_id = org_id_for(services.settings)
+            account, profile = _agent_account(uow, org_id, body.application_calendar_id)
+        else:
+            account, profile, _calendar = uow.accounts.upsert_application(
+                body.application_calendar_id
+            )
         access, refresh = issue_tokens(services, uow, account.pk)
     return token_response(services, account, access, refresh, profile)
+
+
+def _agent_account(
+    uow: UnitOfWork, org_id: str, agent_id: str
+) -> tuple[AccountRecord, ProfileRecord | None]:
+    """The account a Chronary agent stands for (every agent is an account): 404 if none.
+
+    An agent made through the Chronary dialect is an application account whose
+    application calendar id is the agent id, and gets its calendar as any
+    application calendar does; any other agent (a connected account's, say)
+    just gets a token for its account, which is then left as it is.
+    """
+    uow.agents.backfill(org_id)
+    try:
+        agent = uow.agents.get(agent_id, org_id)
+    except NotFound:
+        raise NotFound(f"no agent {agent_id}") from None
+    if agent.account.application_calendar_id == agent_id:
+        account, profile, _calendar = uow.accounts.upsert_application(agent_id)
+        return account, profile
+    profiles = uow.profiles.list(agent.account.pk)
+    return agent.account, profiles[0] if profiles else None
 
 
 @router.post(
@@ -240,8 +274,28 @@ async def token(request: Request, services: Services) -> dict[str, Any]:
     grant = parse_parameters(TokenRequest, parameters).root
     if isinstance(grant, RefreshGrant):
         return await run_in_threadpool(_refresh, services, grant.refresh_token)
-    # The connect flow issues codes in a later issue; until then none is valid.
-    raise OAuthError("invalid_grant")
+    # The client has authenticated above, so it is the configured one.
+    client_id = services.settings.api.client_id or ""
+    return await run_in_threadpool(
+        _authorization_code, services, grant.code, client_id, grant.redirect_uri
+    )
+
+
+def _authorization_code(
+    services: ApiServices, code: str, client_id: str, redirect_uri: str | None
+) -> dict[str, Any]:
+    """RFC 6749 §4.1.3: a code from the connect flow, once, for the client and redirect
+    URI it was issued to; anything else is ``invalid_grant``."""
+    with services.store.write() as uow:
+        # No raise inside: a refused presentation must commit the code's use.
+        redeemed = uow.auth_codes.redeem(code, client_id=client_id, redirect_uri=redirect_uri)
+        if redeemed is not None:
+            account = uow.accounts.get(redeemed.account_pk)
+            profile = uow.profiles.get_by_pk(redeemed.profile_pk)
+            access, refresh = issue_tokens(services, uow, account.pk)
+    if redeemed is None:
+        raise OAuthError("invalid_grant")
+    return token_response(services, account, access, refresh, profile, scope=redeemed.scope)
 
 
 def _refresh(services: ApiServices, refresh_token: str) -> dict[str, Any]:

@@ -75,12 +75,17 @@ def calendar_json(calendar: CalendarRecord, base_url: str) -> dict[str, Any]:
         "calendar_color": calendar.color or DEFAULT_COLOR,
         "calendar_timezone": calendar.timezone,
         "metadata": calendar.metadata,
-        "ical_url": f"{base_url}/ical/{calendar.ical_feed_token}.ics",
+        "ical_url": ical_url(calendar, base_url),
         "sync": {
             "last_sync_at": _time(calendar),
             "last_error": calendar.last_error,
         },
     }
+
+
+def ical_url(calendar: CalendarRecord, base_url: str) -> str:
+    """The calendar's live iCalendar feed (`calsync.api.ical`), absolute."""
+    return f"{base_url}/ical/{calendar.ical_feed_token}.ics"
 
 
 def _time(calendar: CalendarRecord) -> str | None:
@@ -124,7 +129,7 @@ def create_calendar(body: CalendarCreate, auth: Auth, services: Services) -> dic
                 f"calendars cannot be created on {profile.provider_name} profiles yet",
                 key="errors.create_calendar_unsupported",
             )
-        _ensure_unique_name(uow.calendars.list(auth.account.pk), profile.pk, name)
+        ensure_unique_name(uow.calendars.list(auth.account.pk), profile.pk, name)
         calendar = uow.calendars.create(
             profile.pk,
             name,
@@ -135,7 +140,7 @@ def create_calendar(body: CalendarCreate, auth: Auth, services: Services) -> dic
     return {"calendar": calendar_json(calendar, services.settings.api.base_url)}
 
 
-def _ensure_unique_name(
+def ensure_unique_name(
     calendars: list[CalendarRecord], profile_pk: int, name: str, *, except_pk: int | None = None
 ) -> None:
     taken = {
@@ -162,16 +167,23 @@ def update_calendar(
         changes["color"] = changes["color"] or DEFAULT_COLOR
     with services.store.write() as uow:
         calendar = _live_calendar(uow, auth.account.pk, calendar_id)
-        if calendar.readonly:
-            raise Forbidden("the calendar is read-only", key="errors.calendar_readonly")
-        if "name" in changes:
-            siblings = uow.calendars.list(auth.account.pk)
-            _ensure_unique_name(
-                siblings, calendar.profile_pk, changes["name"], except_pk=calendar.pk
-            )
-        if changes:
-            calendar = uow.calendars.update(calendar.pk, **changes)
+        calendar = update_calendar_in(uow, calendar, changes)
     return {"calendar": calendar_json(calendar, services.settings.api.base_url)}
+
+
+def update_calendar_in(
+    uow: UnitOfWork, calendar: CalendarRecord, changes: dict[str, Any]
+) -> CalendarRecord:
+    """The one rule for editing a calendar, in both dialects: not a read-only one, and
+    no two live calendars of a profile share a name."""
+    if calendar.readonly:
+        raise Forbidden("the calendar is read-only", key="errors.calendar_readonly")
+    if "name" in changes:
+        siblings = uow.calendars.list(calendar.account_pk)
+        ensure_unique_name(siblings, calendar.profile_pk, changes["name"], except_pk=calendar.pk)
+    if changes:
+        calendar = uow.calendars.update(calendar.pk, **changes)
+    return calendar
 
 
 @router.delete(
@@ -182,12 +194,18 @@ def update_calendar(
 )
 def delete_calendar(calendar_id: str, auth: Auth, services: Services) -> Response:
     with services.store.write() as uow:
-        calendar = _live_calendar(uow, auth.account.pk, calendar_id)
-        if calendar.readonly:
-            raise Forbidden("the calendar is read-only", key="errors.calendar_readonly")
-        if uow.events.count_live(calendar.pk) > 0:
-            raise Conflict(
-                "the calendar still has events; delete them first", key="calendar_has_events"
-            )
-        uow.calendars.soft_delete(calendar.pk)
+        delete_calendar_in(uow, _live_calendar(uow, auth.account.pk, calendar_id))
     return Response(status_code=202)
+
+
+def delete_calendar_in(uow: UnitOfWork, calendar: CalendarRecord) -> None:
+    """The one rule for deleting a calendar, in both dialects: never a read-only one,
+    never one that still has events (409 ``calendar_has_events``): a delete must not
+    take events with it that an app or a provider still counts on."""
+    if calendar.readonly:
+        raise Forbidden("the calendar is read-only", key="errors.calendar_readonly")
+    if uow.events.count_live(calendar.pk) > 0:
+        raise Conflict(
+            "the calendar still has events; delete them first", key="calendar_has_events"
+        )
+    uow.calendars.soft_delete(calendar.pk)

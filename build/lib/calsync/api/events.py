@@ -58,13 +58,24 @@ JsonBody = Annotated[dict[str, Any] | None, Body()]
 
 def _writable_calendar(uow: UnitOfWork, account_pk: int, calendar_id: str) -> CalendarRecord:
     calendar = uow.calendars.get(account_pk, calendar_id)
+    check_writable(calendar)
+    return calendar
+
+
+def check_writable(calendar: CalendarRecord) -> None:
+    """Events of a deleted or read-only calendar are not written (both dialects)."""
     if calendar.deleted:
         raise ValidationError.single(
             "calendar_id", "errors.calendar_deleted", "the calendar has been deleted"
         )
     if calendar.readonly:
         raise Forbidden("the calendar is read-only", key="errors.calendar_readonly")
-    return calendar
+
+
+def ensure_takes_new_events(uow: UnitOfWork, calendar: CalendarRecord) -> None:
+    """A decommissioned agent's calendars take no new events (both dialects)."""
+    if uow.agents.status_of(calendar.account_pk) == "decommissioned":
+        raise Forbidden("the calendar's agent is decommissioned", key="errors.agent_decommissioned")
 
 
 def upsert_event(
@@ -75,6 +86,8 @@ def upsert_event(
     with services.store.write() as uow:
         calendar = _writable_calendar(uow, account.pk, calendar_id)
         stored = uow.events.get_in_calendar(calendar.pk, event_id=event.event_id)
+        if stored is None or stored.deleted:
+            ensure_takes_new_events(uow, calendar)
         existing = stored.content.attendees if stored is not None and not stored.deleted else ()
         write = uow.events.upsert_managed(calendar.pk, event.event_id, event.content(existing))
     if write.changed:

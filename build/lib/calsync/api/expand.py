@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
 from recurring_ical_events.util import make_comparable
 
 from calsync.api.times import is_valid_tzid, overlaps
@@ -119,6 +120,14 @@ def recurrence_properties(lines: Sequence[str]) -> list[tuple[str, Any]]:
     ]
 
 
+def _dateutil_rule(value: str) -> None:
+    """ValueError unless dateutil reads the rule (UNTIL in UTC needs a zoned start)."""
+    try:
+        rrulestr(value, dtstart=datetime(2000, 1, 1))
+    except ValueError:
+        rrulestr(value, dtstart=datetime(2000, 1, 1, tzinfo=UTC))
+
+
 def recurrence_lines_valid(lines: Sequence[str]) -> bool:
     """Whether the lines parse as RRULE/RDATE/EXDATE properties (for input validation)."""
     allowed = ("RRULE", "RDATE", "EXDATE")
@@ -128,6 +137,12 @@ def recurrence_lines_valid(lines: Sequence[str]) -> bool:
         return False
     try:
         parsed = recurrence_properties(lines)
+        # icalendar keeps any NAME=VALUE list as a rule; dateutil (what the
+        # expansion runs on) refuses unknown frequencies, days and counts.
+        for line in lines:
+            name, _, value = line.partition(":")
+            if name.upper().split(";")[0] == "RRULE":
+                _dateutil_rule(value)
     except (ValueError, TypeError, KeyError, IndexError):
         return False
     return any(name in ("RRULE", "RDATE") for name, _ in parsed)

@@ -65,6 +65,9 @@ def _not_null(value: object) -> object:
 
 
 Tzid = Annotated[str, AfterValidator(_zone), WithJsonSchema(TZID_REF)]
+#: The same check for a required field: a bare ``$ref`` beside the field's title
+#: is one pydantic tries to resolve itself, so the reference sits in an ``allOf``.
+RequiredTzid = Annotated[str, AfterValidator(_zone), WithJsonSchema({"allOf": [TZID_REF]})]
 Color = Annotated[
     str,
     AfterValidator(_color),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -18,6 +19,11 @@ router = APIRouter()
 class Health(BaseModel):
     status: str = Field(description="`ok` or `unavailable`.")
     store: str | None = Field(default=None, description="`unreachable` when unavailable.")
+    replicas: dict[str, Any] | None = Field(
+        default=None,
+        description="PostgreSQL replicas: this replica's id, the live replicas and "
+        "`warnings` (e.g. `[[accounts]]` that differ between replicas).",
+    )
 
 
 @router.get(
@@ -34,4 +40,8 @@ def healthz(services: Services) -> JSONResponse:
     except Exception as exc:  # any failure to answer means unhealthy, never a 500
         log.warning("health check failed: %s", exc)
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok"})
+    body: dict[str, Any] = {"status": "ok"}
+    replicas = services.replica_status()
+    if replicas is not None:
+        body["replicas"] = replicas
+    return JSONResponse(body)

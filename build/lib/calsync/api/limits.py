@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from calsync.api.errors import error_response, rate_limited_response
+from calsync.api.errors import error_response, rate_limited_response, retry_after_header
 from calsync.errors import CalsyncError
 
 
@@ -128,6 +128,11 @@ class _BodyTooLarge(Exception):
     pass
 
 
+#: Another dialect's answer for a refusal (status, message, headers), or None for
+#: the default Cronofy body; `calsync.api.chronary.context.limits_answer` is one.
+RefusalAnswer = Callable[[Scope, int, str, dict[str, str]], ASGIApp | None]
+
+
 class LimitsMiddleware:
     """Body size limit, then per-client rate limit, then the app."""
 
@@ -138,11 +143,25 @@ class LimitsMiddleware:
         limiter: RateLimiter,
         max_body_bytes: int,
         identify_token: TokenIdentifier,
+        refusal: RefusalAnswer | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
         self.identify_token = identify_token
+        self.refusal = refusal
+
+    def _too_large(self, scope: Scope) -> ASGIApp:
+        message = f"the request body is larger than {self.max_body_bytes} bytes"
+        other = self.refusal(scope, 413, message, {}) if self.refusal else None
+        return other or _too_large(self.max_body_bytes)
+
+    def _rate_limited(self, scope: Scope, wait: float) -> ASGIApp:
+        message = "too many requests; retry after the number of seconds in Retry-After"
+        other = (
+            self.refusal(scope, 429, message, retry_after_header(wait)) if self.refusal else None
+        )
+        return other or rate_limited_response(wait)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,19 +170,19 @@ class LimitsMiddleware:
         headers = _headers(scope)
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _too_large(self.max_body_bytes)(scope, receive, send)
+            await self._too_large(scope)(scope, receive, send)
             return
         try:
             body, more = await self._read_body(receive)
         except _BodyTooLarge:
-            await _too_large(self.max_body_bytes)(scope, receive, send)
+            await self._too_large(scope)(scope, receive, send)
             return
 
         if scope.get("path") not in UNLIMITED_PATHS:
             key = await self._client_key(scope, headers, body)
             wait = self.limiter.check(key)
             if wait is not None:
-                await rate_limited_response(wait)(scope, receive, send)
+                await self._rate_limited(scope, wait)(scope, receive, send)
                 return
 
         await self.app(scope, _replay(body, more, receive), send)

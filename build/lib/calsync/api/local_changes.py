@@ -45,3 +45,27 @@ class LocalChanges:
                     listener(calendar)
                 except Exception:
                     log.exception("calendar %s: could not queue its push", calendar.calendar_id)
+
+
+class AccountChanges:
+    """Who hears that an account was connected, relinked or revoked through the API.
+
+    The daemon subscribes: it re-reads the connected accounts and (re)schedules
+    them, so a new account's first sync starts at once rather than at the next
+    poll. Listeners only queue work; one that fails is logged and ignored.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: tuple[Callable[[], None], ...] = ()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+    def changed(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("could not announce a change of the connected accounts")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 
 import click
@@ -22,11 +21,16 @@ def account_add() -> None:
 
 @account_add.command("google")
 @click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
-@click.option("--client-id", metavar="ID", help="OAuth client id (a 'Desktop app' client).")
+@click.option(
+    "--client-id",
+    metavar="ID",
+    help="OAuth client id [default: the account's, else [providers.google] client_id].",
+)
 @click.option(
     "--client-secret-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the OAuth client secret.",
+    help="File holding the OAuth client secret [default: the account's, else "
+    "[providers.google] client_secret_file].",
 )
 @click.option(
     "--token-file",
@@ -63,7 +67,6 @@ def account_add_google(
     Run it again for a configured account to reconnect it.
     """
     from calsync.cli.accounts import GoogleAccountRequest, add_google_account
-    from calsync.providers._google_auth import GOOGLE_AUTH_URI
     from calsync.providers.google import authorize_installed_app
 
     state.configure_logging()
@@ -75,6 +78,8 @@ def account_add_google(
         )
         click.echo(url, err=True)
         if not no_browser:
+            import webbrowser  # starts subprocess machinery: only when asked
+
             webbrowser.open(url)
 
     request = GoogleAccountRequest(
@@ -83,12 +88,104 @@ def account_add_google(
         client_secret_file=client_secret_file,
         token_file=token_file,
         vault_key_file=vault_key_file,
-        auth_uri=auth_uri or GOOGLE_AUTH_URI,
+        auth_uri=auth_uri,
         token_uri=token_uri,
         timeout=timeout,
     )
     added = add_google_account(
         settings, request, authorize=authorize_installed_app, open_url=open_url
+    )
+    if added.created_key:
+        click.echo(f"# created a new vault key in {added.vault_key_file}", err=True)
+    click.echo(f"# encrypted refresh token written to {added.token_file}", err=True)
+    click.echo(f"# add this to {settings.path}, then reload calsync:", err=True)
+    click.echo(added.snippet, nl=False)
+
+
+@account_add.command("microsoft")
+@click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
+@click.option(
+    "--client-id",
+    metavar="ID",
+    help="Application (client) id [default: the account's, else [providers.microsoft] client_id].",
+)
+@click.option(
+    "--client-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the client secret [default: the account's, else "
+    "[providers.microsoft] client_secret_file].",
+)
+@click.option(
+    "--authority",
+    metavar="URL",
+    help="Identity platform authority [default: the account's, else [providers.microsoft] "
+    "authority, else https://login.microsoftonline.com/common].",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra CA certificates (PEM) to trust [default: the account's, else "
+    "[providers.microsoft] ca_file].",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the encrypted refresh token [default: next to the SQLite store].",
+)
+@click.option(
+    "--vault-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Vault key file, created if missing [default: the calsync-vault-key credential "
+    "in $CREDENTIALS_DIRECTORY, else one next to the SQLite store].",
+)
+@click.option("--no-browser", is_flag=True, help="Only print the sign-in URL; open it yourself.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@pass_state
+def account_add_microsoft(
+    state: CliState,
+    name: str,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    authority: str | None,
+    ca_file: Path | None,
+    token_file: Path | None,
+    vault_key_file: Path | None,
+    no_browser: bool,
+    timeout: float,
+) -> None:
+    """Authorize calsync for a Microsoft 365 / Outlook.com account in the browser
+    (authorization code + PKCE on a loopback redirect, through msal).
+
+    The refresh token is encrypted with the vault key and written to a file
+    readable only by you; the [[accounts]] table for the config goes to stdout.
+    Run it again for a configured account to reconnect it.
+    """
+    from calsync.cli.accounts_microsoft import MicrosoftAccountRequest, add_microsoft_account
+    from calsync.providers._graph_auth import authorize_auth_code
+
+    state.configure_logging()
+    settings = state.settings()
+
+    def open_url(url: str) -> None:
+        click.echo("Open this URL to sign in and allow calsync (waiting for the answer):", err=True)
+        click.echo(url, err=True)
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    request = MicrosoftAccountRequest(
+        name=name,
+        client_id=client_id,
+        client_secret_file=client_secret_file,
+        authority=authority,
+        ca_file=ca_file,
+        token_file=token_file,
+        vault_key_file=vault_key_file,
+        timeout=timeout,
+    )
+    added = add_microsoft_account(
+        settings, request, authorize=authorize_auth_code, open_url=open_url
     )
     if added.created_key:
         click.echo(f"# created a new vault key in {added.vault_key_file}", err=True)
@@ -109,6 +206,27 @@ def account_list(state: CliState) -> None:
     with bootstrap.store_session(settings) as store:
         rows = collect_accounts(store, settings)
     click.echo(render_accounts(rows))
+
+
+@account.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def account_remove(state: CliState, name: str, yes: bool) -> None:
+    """Delete an account no longer in the config: its calendars, events, API tokens
+    and notification channels (its old tokens stop working at once)."""
+    from calsync.cli.account_remove import remove_account, stored_account
+    from calsync.daemon import bootstrap
+
+    state.configure_logging()
+    settings = state.settings()
+    with bootstrap.store_session(settings) as store:
+        sub, contents = stored_account(store, name)
+        held = ", ".join(f"{count} {label}" for label, count in contents.items())
+        if not yes:
+            click.confirm(f"Delete account {name} (sub {sub}) with {held}?", abort=True, err=True)
+        removal = remove_account(store, settings, name)
+    click.echo(removal.summary())
 
 
 @click.group()

@@ -23,7 +23,7 @@ from calsync.config.render import toml_value
 from calsync.config.secrets import find_credential
 from calsync.errors import UserError
 from calsync.providers import secrets_vault
-from calsync.providers._google_auth import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
+from calsync.providers._google_config import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
 
 if TYPE_CHECKING:
     from calsync.store import Store
@@ -41,7 +41,7 @@ class GoogleAccountRequest:
     client_secret_file: Path | None = None
     token_file: Path | None = None
     vault_key_file: Path | None = None
-    auth_uri: str = GOOGLE_AUTH_URI
+    auth_uri: str | None = None
     token_uri: str | None = None
     timeout: float = 300.0
 
@@ -112,17 +112,30 @@ def add_google_account(
             hint="Choose another --name.",
         )
     options: dict[str, Any] = dict(existing.options) if existing is not None else {}
-    client_id = request.client_id or options.get("client_id")
+    # Flags first, then the configured account, then [providers.google].
+    app = settings.providers.google
+    client_id = request.client_id or options.get("client_id") or (app and app.client_id)
     if not client_id:
         raise UserError(
             "--client-id is required for a new Google account",
-            hint="Create an OAuth client of type 'Desktop app' in the Google Cloud console.",
+            hint="Set [providers.google] client_id, or create an OAuth client of type "
+            "'Desktop app' in the Google Cloud console and pass --client-id.",
         )
-    secret_path = request.client_secret_file or _source(existing, "client_secret_file")
+    app_secret = app.client_secret_file if app is not None else None
+    secret_path = (
+        request.client_secret_file
+        or _source(existing, "client_secret_file")
+        or (app_secret.source if app_secret is not None else None)
+    )
     client_secret = (
         read_file_secret(secret_path, "client secret") if secret_path is not None else None
     )
-    token_uri = request.token_uri or options.get("token_uri") or GOOGLE_TOKEN_URI
+    auth_uri = request.auth_uri or (app.auth_uri if app is not None else GOOGLE_AUTH_URI)
+    token_uri = (
+        request.token_uri
+        or options.get("token_uri")
+        or (app.token_uri if app is not None else GOOGLE_TOKEN_URI)
+    )
     state_dir = state_directory(settings)
     token_file = (
         request.token_file
@@ -137,7 +150,7 @@ def add_google_account(
     refresh_token = authorize(
         client_id,
         client_secret,
-        auth_uri=request.auth_uri,
+        auth_uri=auth_uri,
         token_uri=token_uri,
         open_url=open_url,
         timeout=request.timeout,
@@ -164,9 +177,15 @@ def add_google_account(
 # -- account list ------------------------------------------------------------------------
 
 
+#: Where an account comes from: an ``[[accounts]]`` table, or the connect flow (the database).
+CONFIG = "config"
+CONNECTED = "connected"
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRow:
     name: str
+    kind: str
     provider: str
     enabled: str
     sub: str
@@ -175,10 +194,13 @@ class AccountRow:
 
 
 def collect_accounts(store: Store, settings: Settings) -> list[AccountRow]:
-    """Configured accounts with their store ids and profile state, then stored-only ones."""
+    """Configured accounts with their store ids and profile state, then stored-only ones:
+    those connected through /oauth/authorize (``connected``; enabled while their grant
+    is live) and leftovers of removed ``[[accounts]]`` tables."""
     rows: list[AccountRow] = []
     with store.read() as uow:
         stored = {a.name: a for a in uow.accounts.list(kind="connected") if a.name}
+        connections = {c.profile_pk: c for c in uow.connections.list()}
         for account in settings.accounts:
             enabled = "yes" if account.enabled else "no"
             record = stored.pop(account.name, None)
@@ -186,13 +208,16 @@ def collect_accounts(store: Store, settings: Settings) -> list[AccountRow]:
             if record is None or not profiles:
                 sub = record.sub if record is not None else "-"
                 rows.append(
-                    AccountRow(account.name, account.provider, enabled, sub, "-", "never synced")
+                    AccountRow(
+                        account.name, CONFIG, account.provider, enabled, sub, "-", "never synced"
+                    )
                 )
                 continue
             for profile in profiles:
                 rows.append(
                     AccountRow(
                         account.name,
+                        CONFIG,
                         profile.provider_name,
                         enabled,
                         record.sub,
@@ -203,14 +228,20 @@ def collect_accounts(store: Store, settings: Settings) -> list[AccountRow]:
         for name, record in sorted(stored.items()):
             profiles = uow.profiles.list(record.pk)
             if not profiles:
-                rows.append(AccountRow(name, "-", NOT_CONFIGURED, record.sub, "-", "-"))
+                rows.append(AccountRow(name, CONFIG, "-", NOT_CONFIGURED, record.sub, "-", "-"))
             for profile in profiles:
                 state = profile_state(profile.connected, profile.disconnect_reason)
+                connection = connections.get(profile.pk)
+                kind, enabled = CONFIG, NOT_CONFIGURED
+                if connection is not None:
+                    kind = CONNECTED
+                    enabled = "yes" if connection.credentials is not None else "no"
                 rows.append(
                     AccountRow(
                         name,
+                        kind,
                         profile.provider_name,
-                        NOT_CONFIGURED,
+                        enabled,
                         record.sub,
                         profile.profile_id,
                         state,
@@ -237,8 +268,11 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def render_accounts(rows: Sequence[AccountRow]) -> str:
     if not rows:
-        return "no accounts: add [[accounts]] to the config (see `calsync account add google`)"
+        return (
+            "no accounts: add [[accounts]] to the config (see `calsync account add google`), "
+            "or let users connect through /oauth/authorize"
+        )
     return render_table(
-        ("NAME", "PROVIDER", "ENABLED", "SUB", "PROFILE", "STATE"),
-        [(r.name, r.provider, r.enabled, r.sub, r.profile, r.state) for r in rows],
+        ("NAME", "KIND", "PROVIDER", "ENABLED", "SUB", "PROFILE", "STATE"),
+        [(r.name, r.kind, r.provider, r.enabled, r.sub, r.profile, r.state) for r in rows],
     )

@@ -44,6 +44,15 @@ class CalsyncGroup(click.Group):
             raise click.exceptions.Exit(report.exit_code) from exc
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Not click.version_option: it reads the version when the module is imported, and
+    # reading it (importlib.metadata) would slow every command down.
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"calsync {calsync.__version__}")
+    ctx.exit()
+
+
 def _default_config() -> str:
     return os.environ.get(CONFIG_ENV) or str(DEFAULT_CONFIG)
 
@@ -58,8 +67,13 @@ def _default_config() -> str:
     help="The configuration file.",
 )
 @click.option("--debug", is_flag=True, help="Log at debug level and show tracebacks of bugs.")
-@click.version_option(
-    calsync.__version__, "--version", prog_name="calsync", message="%(prog)s %(version)s"
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
 )
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path, debug: bool) -> None:
@@ -68,13 +82,39 @@ def cli(ctx: click.Context, config_path: Path, debug: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Serve the API here instead of [api] listen (replicas sharing one config; "
+    "see systemd/calsync@.service).",
+)
 @pass_state
-def run(state: CliState) -> None:
+def run(state: CliState, listen: str | None) -> None:
     """Run the daemon: the HTTP API and the sync scheduler (migrates the store first)."""
+    from dataclasses import replace
+
+    from calsync.config import Settings
+    from calsync.config.values import InvalidValue, listen_address
+    from calsync.daemon import bootstrap
     from calsync.daemon.process import Daemon
 
+    address = None
+    if listen is not None:
+        try:
+            address = listen_address(listen)
+        except InvalidValue as exc:
+            raise click.BadParameter(str(exc), param_hint="--listen") from None
+
+    def listening(settings: Settings) -> Settings:
+        if address is None:
+            return settings
+        return replace(settings, api=replace(settings.api, listen=address))
+
     state.configure_logging()
-    code = Daemon(state.settings()).run()
+    daemon = Daemon(
+        listening(state.settings()), load=lambda path: listening(bootstrap.load_settings(path))
+    )
+    code = daemon.run()
     if code:
         raise click.exceptions.Exit(code)
 
@@ -98,6 +138,7 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
     """
     from calsync.cli.sync_once import print_reports, run_once
     from calsync.daemon import bootstrap
+    from calsync.store.sole_process import SYNC_ONCE, sole_process
 
     if not once:
         raise UserError(
@@ -106,7 +147,10 @@ def sync(state: CliState, once: bool, account_name: str | None, allow_mass_delet
         )
     state.configure_logging()
     settings = state.settings()
-    with bootstrap.store_session(settings) as store:
+    with (
+        bootstrap.store_session(settings) as store,
+        sole_process(store.sqlite_path, SYNC_ONCE, on_wait=lambda why: click.echo(why, err=True)),
+    ):
         reports = run_once(
             store,
             settings,
@@ -179,22 +223,62 @@ def token() -> None:
 
 
 @token.command("issue")
+@click.option("--account", "account_name", metavar="NAME", help="Configured account.")
 @click.option(
-    "--account", "account_name", required=True, metavar="NAME", help="Configured account."
+    "--agent", "agent_id", metavar="AGT", help="An agent id (agt_...) of the Chronary API."
+)
+@click.option(
+    "--api-key", "api_key", is_flag=True, help="An organization API key for the Chronary API."
 )
 @pass_state
-def token_issue(state: CliState, account_name: str) -> None:
-    """Print a new API access token for a configured account (the last word of the output)."""
-    from calsync.cli.tokens import issue_token
+def token_issue(
+    state: CliState, account_name: str | None, agent_id: str | None, api_key: bool
+) -> None:
+    """Print a new API access token (or API key); it is the last word of the output.
+
+    Give exactly one of --account (a configured account), --agent (the account an
+    agent stands for) or --api-key (the organization's key for the Chronary API).
+    """
+    from calsync.cli.tokens import issue_agent_token, issue_api_key, issue_token
     from calsync.daemon import bootstrap
+
+    if sum((account_name is not None, agent_id is not None, api_key)) != 1:
+        raise click.UsageError("give exactly one of --account, --agent or --api-key")
+    state.configure_logging()
+    settings = state.settings()
+    with bootstrap.store_session(settings) as store:
+        if api_key:
+            org_id, key = issue_api_key(store, settings)
+            click.echo(f"# API key of organization {org_id}; it is shown only now", err=True)
+            click.echo(key)
+            return
+        if agent_id is not None:
+            issued = issue_agent_token(store, settings, agent_id)
+            what = f"agent {agent_id}"
+        else:
+            assert account_name is not None
+            issued = issue_token(store, settings, account_name)
+            what = f"account {account_name}"
+    expiry = f", expires {issued.expires_at:%Y-%m-%dT%H:%M:%SZ}" if issued.expires_at else ""
+    click.echo(f"# {what} (sub {issued.sub}){expiry}", err=True)
+    click.echo(issued.token)
+
+
+@token.command("revoke")
+@click.argument("token_text", metavar="KEY")
+@pass_state
+def token_revoke(state: CliState, token_text: str) -> None:
+    """Revoke one API key or access token (and nothing else)."""
+    from calsync.cli.tokens import revoke_token
+    from calsync.daemon import bootstrap
+    from calsync.errors import NotFound
 
     state.configure_logging()
     settings = state.settings()
     with bootstrap.store_session(settings) as store:
-        issued = issue_token(store, settings, account_name)
-    expiry = f", expires {issued.expires_at:%Y-%m-%dT%H:%M:%SZ}" if issued.expires_at else ""
-    click.echo(f"# account {account_name} (sub {issued.sub}){expiry}", err=True)
-    click.echo(issued.token)
+        if not revoke_token(store, token_text.strip()):
+            raise NotFound("no such key or token (or it was already revoked)")
+    click.echo("revoked")
 
 
 cli.add_command(account)

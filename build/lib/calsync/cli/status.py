@@ -17,7 +17,7 @@ from calsync.config import Settings
 from calsync.redaction import redact
 
 if TYPE_CHECKING:
-    from calsync.store import Store
+    from calsync.store import ProfileRecord, Store
 
 NEVER = "never"
 NONE = "-"
@@ -35,9 +35,12 @@ class StatusRow:
     last_error: str | None
     #: The account is in the store but no longer in the config (or the reverse).
     note: str | None = None
-    #: The profile's state: True connected, False disconnected (credentials
-    #: refused), None when it has never synced.
+    #: The profile's state: True connected (it has synced), False disconnected
+    #: (credentials refused), None when there is no profile yet.
     connected: bool | None = None
+    #: A profile exists but has never synced: shown as "never connected", never as
+    #: "connected", whatever its first attempts did.
+    never_connected: bool = False
 
 
 def format_age(moment: datetime | None, now: datetime) -> str:
@@ -67,6 +70,20 @@ def _format_time(moment: datetime | None, now: datetime) -> str:
 
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
+NEVER_CONNECTED = "never connected"
+
+
+def remove_hint(name: str) -> str:
+    return f"not in the config; remove its data with `calsync account remove {name}`"
+
+
+def _profile_cell(row: StatusRow) -> str:
+    if row.connected is False:
+        return DISCONNECTED
+    if row.never_connected:
+        return NEVER_CONNECTED
+    return NONE if row.connected is None else CONNECTED
+
 
 HEADERS = (
     "ACCOUNT",
@@ -94,7 +111,7 @@ def render_status(rows: Sequence[StatusRow], *, now: datetime | None = None) -> 
             (
                 row.account,
                 row.provider,
-                NONE if row.connected is None else CONNECTED if row.connected else DISCONNECTED,
+                _profile_cell(row),
                 # Names and errors recorded before URL secrets were hidden at the
                 # source (a feed named after its URL) must not show them either.
                 redact(row.calendar or NONE),
@@ -112,6 +129,14 @@ def render_status(rows: Sequence[StatusRow], *, now: datetime | None = None) -> 
     return "\n".join(lines)
 
 
+def _connected(profile: ProfileRecord | None, synced: set[int]) -> bool | None:
+    if profile is None:
+        return None
+    if not profile.connected:
+        return False
+    return True if profile.pk in synced else None
+
+
 def collect_status(store: Store, settings: Settings) -> list[StatusRow]:
     """One row per calendar of every connected account, plus configured accounts not synced yet."""
     rows: list[StatusRow] = []
@@ -124,19 +149,28 @@ def collect_status(store: Store, settings: Settings) -> list[StatusRow]:
             config = configured.get(name)
             note = None
             if config is None:
-                note = "not in the config"
+                note = remove_hint(name)
             elif not config.enabled:
                 note = "disabled"
             profiles = {p.pk: p for p in uow.profiles.list(account.pk)}
             calendars = uow.calendars.list(account.pk)
+            # "connected" only once the profile synced something: a first attempt
+            # that never reached the provider must not look like a working account.
+            synced = {c.profile_pk for c in calendars if c.last_sync_at is not None}
             if not calendars:
                 provider = (
                     config.provider
                     if config
                     else ", ".join(sorted({p.provider_name for p in profiles.values()}))
                 )
-                # Credentials refused before any calendar was found: the reason is the error.
-                reasons = [p.disconnect_reason for p in profiles.values() if p.disconnect_reason]
+                # Nothing was listed yet (unreachable, credentials refused, a calendar
+                # filter matching nothing): the profile's own error says why.
+                reasons = [
+                    p.last_error or p.disconnect_reason
+                    for p in profiles.values()
+                    if p.last_error or p.disconnect_reason
+                ]
+                disconnected = any(not p.connected for p in profiles.values())
                 rows.append(
                     StatusRow(
                         name,
@@ -147,7 +181,8 @@ def collect_status(store: Store, settings: Settings) -> list[StatusRow]:
                         None,
                         reasons[0] if reasons else None,
                         note,
-                        connected=all(p.connected for p in profiles.values()) if profiles else None,
+                        connected=False if disconnected else None,
+                        never_connected=bool(profiles) and not disconnected,
                     )
                 )
             for calendar in calendars:
@@ -166,7 +201,10 @@ def collect_status(store: Store, settings: Settings) -> list[StatusRow]:
                         cursor_updated_at=cursor.updated_at if cursor else None,
                         last_error=calendar.last_error,
                         note=calendar_note,
-                        connected=None if profile is None else profile.connected,
+                        connected=_connected(profile, synced),
+                        never_connected=profile is not None
+                        and profile.connected
+                        and profile.pk not in synced,
                     )
                 )
     for name, config in configured.items():

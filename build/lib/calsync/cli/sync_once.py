@@ -42,12 +42,36 @@ def run_once(
     def progress(account: AccountSettings) -> ProgressSink | None:
         return RichProgress(f"syncing {account.name}") if interactive else None
 
-    return run_sync_pass(
-        SyncEngine(store, settings),
-        selected_accounts(settings, account_name),
-        progress=progress,
-        allow_mass_delete=allow_mass_delete,
-    )
+    engine = SyncEngine(store, settings)
+    keeper = None
+    if store.backend == "postgresql":
+        # Replicas may be running: sync only the calendars whose lease is free
+        # (fenced like theirs), and say which ones their holders keep.
+        from calsync.daemon.leases import LeaseKeeper
+
+        keeper = LeaseKeeper(store, lambda: settings, member=False)
+        keeper.start()
+        engine.ownership = keeper
+    try:
+        return run_sync_pass(
+            engine,
+            selected_accounts(settings, account_name),
+            progress=progress,
+            allow_mass_delete=allow_mass_delete,
+            # Naming the account is the operator asking: credentials the provider
+            # refused before are tried again (calsync.sync.credentials).
+            retry_refused=account_name is not None,
+        )
+    finally:
+        if keeper is not None:
+            keeper.stop()
+            held_elsewhere = keeper.held_elsewhere()
+            if held_elsewhere:
+                click.echo(
+                    f"{len(held_elsewhere)} calendar(s) left to the running replicas that "
+                    f"hold their sync leases: {', '.join(held_elsewhere)}",
+                    err=True,
+                )
 
 
 def print_reports(reports: Sequence[AccountSyncReport]) -> int:

@@ -6,28 +6,61 @@ Every problem is a `ConfigError` naming the file, the dotted key
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from calsync.config.locate import find_line, syntax_error_position
 from calsync.config.schema import Section
-from calsync.config.sections import ACCOUNT, API, LOGGING, NOTIFY, STORE, SYNC
+from calsync.config.sections import (
+    ACCOUNT,
+    API,
+    GOOGLE_APP,
+    LOGGING,
+    MICROSOFT_APP,
+    NOTIFY,
+    STORE,
+    SYNC,
+)
 from calsync.config.settings import (
     AccountSettings,
     ApiSettings,
+    GoogleAppSettings,
     ListenAddress,
     LoggingSettings,
+    MicrosoftAppSettings,
     NotifySettings,
+    ProvidersSettings,
     Settings,
     StoreSettings,
     SyncSettings,
 )
 from calsync.config.values import InvalidValue, to_python
 from calsync.errors import ConfigError
+
+#: What a ``microsoft`` account takes from ``[providers.microsoft]`` unless it sets them.
+_MICROSOFT_APP_KEYS = ("client_id", "client_secret_file", "authority", "graph_endpoint", "ca_file")
+
+
+def _inherited(data: Mapping[str, Any], raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A ``microsoft`` account's table with the app keys it leaves unset taken from
+    ``[providers.microsoft]`` and ``vault_key_file`` from ``[store]`` (same key types,
+    so they are validated as the account's own)."""
+    if raw.get("provider") != "microsoft":
+        return raw
+    providers = data.get("providers")
+    app = providers.get("microsoft") if isinstance(providers, dict) else None
+    store = data.get("store")
+    inherited: dict[str, Any] = {}
+    if isinstance(app, dict):
+        inherited |= {key: app[key] for key in _MICROSOFT_APP_KEYS if key in app}
+    if isinstance(store, dict) and "vault_key_file" in store:
+        inherited["vault_key_file"] = store["vault_key_file"]
+    return {**inherited, **raw}
+
 
 __all__ = ["dotted_key", "load_settings"]
 
@@ -79,6 +112,8 @@ class _Loader:
                 f"and set `{name}_file` to its path (or its name in $CREDENTIALS_DIRECTORY)"
             )
         problem = f"unknown {what}"
+        import difflib  # only a mistyped key needs it
+
         close = difflib.get_close_matches(name, known, n=1)
         if close:
             problem += f"; did you mean `{close[0]}`?"
@@ -139,7 +174,7 @@ class _Loader:
         accounts: list[AccountSettings] = []
         first_index: dict[str, int] = {}
         for index, raw in enumerate(raw_accounts):
-            account = self.account(index, raw)
+            account = self.account(index, _inherited(data, raw))
             if account.name in first_index:
                 raise self.error(
                     "accounts",
@@ -159,14 +194,56 @@ class _Loader:
             host = _WILDCARD_HOSTS.get(listen.host, listen.host)
             values["base_url"] = f"http://{ListenAddress(host, listen.port)}"
         values["base_url"] = values["base_url"].rstrip("/")
+        prefix = values["chronary_prefix"].strip().rstrip("/")
+        if prefix and (not prefix.startswith("/") or any(c in prefix for c in "?#% ")):
+            raise self.error("api", None, "chronary_prefix", "a path such as /chronary, or empty")
+        values["chronary_prefix"] = prefix
         if (values["client_id"] is None) != (values["client_secret_file"] is None):
             missing = "client_secret_file" if values["client_id"] else "client_id"
             present = "client_id" if values["client_id"] else "client_secret_file"
             raise self.error("api", None, present, f"set `{missing}` too, or neither")
+        for position, uri in enumerate(values["redirect_uris"]):
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                raise self.error(
+                    "api",
+                    None,
+                    "redirect_uris",
+                    f"entry {position + 1} ({uri!r}) is not an absolute http(s) URL "
+                    "without a fragment",
+                )
         return ApiSettings(**values)
 
+    def providers(self, data: Mapping[str, Any]) -> ProvidersSettings:
+        raw = data.get("providers", {})
+        if not isinstance(raw, dict):
+            raise self.error(None, None, "providers", "expected [providers.<name>] tables")
+        sections = {"google": GOOGLE_APP, "microsoft": MICROSOFT_APP}
+        found: dict[str, Any] = {}
+        for name, table in raw.items():
+            section = sections.get(name)
+            if section is None:
+                problem = self.unknown_key_problem(name, tuple(sections), "provider table")
+                raise self.error(f"providers.{name}", None, None, problem)
+            if not isinstance(table, dict):
+                raise self.error(None, None, section.name, f"expected a [{section.name}] table")
+            values = self.values(section, table)
+            for url_key in ("authority", "graph_endpoint"):
+                if url_key in values:
+                    values[url_key] = values[url_key].rstrip("/")
+            ca_file = values.get("ca_file")
+            if ca_file is not None and not ca_file.is_file():
+                raise self.error(section.name, None, "ca_file", f"file not found: {ca_file}")
+            found[name] = values
+        google = found.get("google")
+        microsoft = found.get("microsoft")
+        return ProvidersSettings(
+            google=None if google is None else GoogleAppSettings(**google),
+            microsoft=None if microsoft is None else MicrosoftAppSettings(**microsoft),
+        )
+
     def settings(self, data: Mapping[str, Any]) -> Settings:
-        known = (*(s.name for s in (STORE, API, SYNC, NOTIFY, LOGGING)), ACCOUNT.name)
+        known = (*(s.name for s in (STORE, API, SYNC, NOTIFY, LOGGING)), ACCOUNT.name, "providers")
         for name, value in data.items():
             if name not in known:
                 what = "section" if isinstance(value, dict) else "top-level key"
@@ -182,6 +259,7 @@ class _Loader:
             notify=NotifySettings(**self.table(data, NOTIFY)),
             logging=LoggingSettings(**self.table(data, LOGGING)),
             accounts=self.accounts(data),
+            providers=self.providers(data),
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from calsync.config.schema import Key, KeyType, Section
-from calsync.config.sections import ACCOUNT, CORE_SECTIONS
+from calsync.config.sections import ACCOUNT, CORE_SECTIONS, PROVIDER_APP_SECTIONS
 from calsync.config.settings import Settings
 from calsync.config.values import to_toml
 from calsync.redaction import redact
@@ -82,6 +82,13 @@ def render_effective(settings: Settings) -> str:
         values = getattr(settings, section.name)
         lines += ["", f"[{section.name}]"]
         lines += [_effective_key(key.name, getattr(values, key.name)) for key in section.keys]
+    for section in PROVIDER_APP_SECTIONS:
+        app = getattr(settings.providers, section.name.removeprefix("providers."))
+        if app is None:
+            lines += ["", f"# [{section.name}] is not set (not offered on /oauth/authorize)"]
+            continue
+        lines += ["", f"[{section.name}]"]
+        lines += [_effective_key(key.name, getattr(app, key.name)) for key in section.keys]
     for account in settings.accounts:
         lines += ["", "[[accounts]]"]
         lines += [_effective_key(key.name, getattr(account, key.name)) for key in ACCOUNT.keys]
@@ -149,6 +156,14 @@ def render_example(
         lines += ["", *_comment(section.help), f"[{section.name}]"]
         for key in section.keys:
             lines += ["", *_example_key(key)]
+    for section in PROVIDER_APP_SECTIONS:
+        # Optional tables: a present table offers the provider, so the example leaves them out.
+        block = [f"[{section.name}]"]
+        for key in section.keys:
+            value = key.example if key.required else None
+            block += ["", *_example_key(key, value)]
+        lines += ["", *_comment(section.help)]
+        lines += ["# " + line if line else "#" for line in block]
     lines += ["", *_comment(ACCOUNT.help)]
     if active_provider in provider_schemas:
         lines += _comment(
@@ -193,6 +208,9 @@ def render_reference(provider_schemas: Mapping[str, Section]) -> str:
     """Markdown reference of every key, for the docs."""
     lines = ["# Configuration reference", ""]
     for section in CORE_SECTIONS:
+        lines += [f"## `[{section.name}]`", "", section.help, ""]
+        lines += [*_reference_rows(section.keys), ""]
+    for section in PROVIDER_APP_SECTIONS:
         lines += [f"## `[{section.name}]`", "", section.help, ""]
         lines += [*_reference_rows(section.keys), ""]
     lines += ["## `[[accounts]]`", "", ACCOUNT.help, "", *_reference_rows(ACCOUNT.keys), ""]

@@ -11,7 +11,6 @@ SIGHUP reload fail early on a missing file instead of at the first request.
 
 from __future__ import annotations
 
-import hmac
 import os
 from pathlib import Path
 
@@ -46,6 +45,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # with hashlib and OpenSSL: ~3 ms that only a comparison needs
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from calsync.config.schema import Key, KeyType, Section
 
-__all__ = ["ACCOUNT", "API", "CORE_SECTIONS", "LOGGING", "NOTIFY", "STORE", "SYNC"]
+__all__ = [
+    "ACCOUNT",
+    "API",
+    "CORE_SECTIONS",
+    "GOOGLE_APP",
+    "LOGGING",
+    "MICROSOFT_APP",
+    "NOTIFY",
+    "PROVIDER_APP_SECTIONS",
+    "STORE",
+    "SYNC",
+]
 
 # Every number and duration has an upper bound too: a value that only overflows
 # later (a sync window of a million days is before year 1) is refused by
@@ -51,6 +62,15 @@ STORE = Section(
             "version). Pruned hourly; anything still pending is never pruned.",
             minimum=DAY,
             maximum=10 * YEAR,
+        ),
+        Key(
+            "vault_key_file",
+            KeyType.PATH,
+            help="Fernet key file (one key per line, the first encrypts) for the provider "
+            "credentials of accounts connected through /oauth/authorize. Default: the "
+            "`calsync-vault-key` credential in $CREDENTIALS_DIRECTORY.",
+            secret=True,
+            example="calsync-vault-key",
         ),
     ],
 )
@@ -95,6 +115,14 @@ API = Section(
             example=["api-client-secret.old"],
         ),
         Key(
+            "redirect_uris",
+            KeyType.STR_LIST,
+            [],
+            "Where /oauth/authorize may send a user back (exact match). Loopback http URIs "
+            "(127.0.0.1, localhost, [::1], any port) are always allowed.",
+            example=["https://app.example.org/calendar/connected"],
+        ),
+        Key(
             "rate_limit_per_second",
             KeyType.INT,
             50,
@@ -137,6 +165,14 @@ API = Section(
             "Lifetime of an access token issued by the API.",
             minimum=60,
             maximum=YEAR,
+        ),
+        Key(
+            "chronary_prefix",
+            KeyType.STR,
+            "/chronary",
+            "Path under which the Chronary-compatible API is served (point the chronary "
+            "SDK's base_url at <base_url><prefix>); an empty value turns it off.",
+            example="/chronary",
         ),
     ],
 )
@@ -185,6 +221,16 @@ SYNC = Section(
             "Time between two listings of an account's calendars.",
             minimum=1,
             maximum=MAX_INTERVAL,
+        ),
+        Key(
+            "lease_ttl",
+            KeyType.DURATION,
+            "60s",
+            "PostgreSQL replicas: how long a replica owns a calendar's sync without "
+            "renewing its lease (renewed every third of it); a dead replica's "
+            "calendars move to the others after this long.",
+            minimum=2,
+            maximum=3600,
         ),
     ],
 )
@@ -261,6 +307,92 @@ ACCOUNT = Section(
         Key("enabled", KeyType.BOOL, True, "A disabled account is kept but not synced."),
     ],
 )
+
+GOOGLE_APP = Section(
+    "providers.google",
+    help="The Google OAuth client users connect their calendars with (/oauth/authorize, "
+    "`calsync account add google`). Without this table Google is not offered.",
+    keys=[
+        Key(
+            "client_id",
+            KeyType.STR,
+            help="OAuth client id (a web application client).",
+            required=True,
+            example="1234-abc.apps.googleusercontent.com",
+        ),
+        Key(
+            "client_secret_file",
+            KeyType.PATH,
+            help="File holding the OAuth client secret.",
+            secret=True,
+            example="google-client-secret",
+        ),
+        Key(
+            "auth_uri",
+            KeyType.URL,
+            "https://accounts.google.com/o/oauth2/v2/auth",
+            "OAuth authorization endpoint.",
+        ),
+        Key(
+            "token_uri", KeyType.URL, "https://oauth2.googleapis.com/token", "OAuth token endpoint."
+        ),
+        Key(
+            "api_endpoint",
+            KeyType.URL,
+            "https://www.googleapis.com/calendar/v3/",
+            "Calendar API base URL including /calendar/v3/.",
+        ),
+        Key(
+            "ca_file",
+            KeyType.PATH,
+            help="Extra CA bundle (PEM) to trust for Google's endpoints (proxies, tests).",
+            example="/etc/ssl/certs/proxy-ca.pem",
+        ),
+    ],
+)
+
+MICROSOFT_APP = Section(
+    "providers.microsoft",
+    help="The Microsoft identity platform app users connect Microsoft 365 / Outlook "
+    "calendars with. Without this table Microsoft is not offered.",
+    keys=[
+        Key(
+            "client_id",
+            KeyType.STR,
+            help="Application (client) id of the app registration.",
+            required=True,
+            example="00000000-0000-0000-0000-000000000000",
+        ),
+        Key(
+            "client_secret_file",
+            KeyType.PATH,
+            help="File holding the app's client secret.",
+            secret=True,
+            example="microsoft-client-secret",
+        ),
+        Key(
+            "authority",
+            KeyType.URL,
+            "https://login.microsoftonline.com/common",
+            "Identity authority (tenant): common, organizations, consumers or a tenant id.",
+        ),
+        Key(
+            "graph_endpoint",
+            KeyType.URL,
+            "https://graph.microsoft.com/v1.0",
+            "Microsoft Graph base URL, without a trailing slash.",
+        ),
+        Key(
+            "ca_file",
+            KeyType.PATH,
+            help="Extra CA bundle (PEM) to trust for the authority and Graph.",
+            example="/etc/ssl/certs/proxy-ca.pem",
+        ),
+    ],
+)
+
+#: Optional ``[providers.<name>]`` tables: present means offered on /oauth/authorize.
+PROVIDER_APP_SECTIONS: tuple[Section, ...] = (GOOGLE_APP, MICROSOFT_APP)
 
 #: Single-table sections in file order.
 CORE_SECTIONS: tuple[Section, ...] = (STORE, API, SYNC, NOTIFY, LOGGING)

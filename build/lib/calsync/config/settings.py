@@ -17,9 +17,12 @@ from calsync.config.secrets import Secret
 __all__ = [
     "AccountSettings",
     "ApiSettings",
+    "GoogleAppSettings",
     "ListenAddress",
     "LoggingSettings",
+    "MicrosoftAppSettings",
     "NotifySettings",
+    "ProvidersSettings",
     "Settings",
     "StoreSettings",
     "SyncSettings",
@@ -43,6 +46,8 @@ class StoreSettings:
     history_retention: timedelta
     #: The database password, when the URL's server needs one (never inline in ``url``).
     password_file: Secret | None = None
+    #: Fernet keys for connected accounts' credentials (None: the systemd credential).
+    vault_key_file: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,10 @@ class ApiSettings:
     access_token_ttl: timedelta
     #: Older client secrets still signing notifications during a rotation.
     previous_client_secret_files: tuple[Secret, ...] = ()
+    #: Exact-match allow list for /oauth/authorize (loopback http URIs are always allowed).
+    redirect_uris: tuple[str, ...] = ()
+    #: Where the Chronary dialect is mounted ("" = off); no trailing slash.
+    chronary_prefix: str = "/chronary"
 
     @property
     def client_credentials_enabled(self) -> bool:
@@ -75,6 +84,7 @@ class SyncSettings:
     window_future_days: int
     max_delete_fraction: float
     rediscover_interval: timedelta
+    lease_ttl: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,46 @@ class AccountSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GoogleAppSettings:
+    """``[providers.google]``: the OAuth client users connect Google calendars with."""
+
+    client_id: str
+    client_secret_file: Secret | None
+    auth_uri: str
+    token_uri: str
+    #: Ends with ``/calendar/v3/``.
+    api_endpoint: str
+    #: An extra CA bundle (PEM) to trust, resolved against the config's directory.
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MicrosoftAppSettings:
+    """``[providers.microsoft]``: the identity-platform app for Microsoft 365 / Outlook."""
+
+    client_id: str
+    client_secret_file: Secret | None
+    #: e.g. ``https://login.microsoftonline.com/common`` (no trailing slash).
+    authority: str
+    #: e.g. ``https://graph.microsoft.com/v1.0`` (no trailing slash).
+    graph_endpoint: str
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProvidersSettings:
+    """The ``[providers.*]`` tables; an absent table is None (that provider is not offered)."""
+
+    google: GoogleAppSettings | None = None
+    microsoft: MicrosoftAppSettings | None = None
+
+    @property
+    def configured(self) -> tuple[str, ...]:
+        """Names of the providers users can connect through OAuth, in chooser order."""
+        return tuple(n for n in ("google", "microsoft") if getattr(self, n) is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path
     store: StoreSettings
@@ -111,6 +161,7 @@ class Settings:
     notify: NotifySettings
     logging: LoggingSettings
     accounts: tuple[AccountSettings, ...]
+    providers: ProvidersSettings = ProvidersSettings()
 
     def account(self, name: str) -> AccountSettings | None:
         for account in self.accounts:

@@ -61,7 +61,8 @@ def _check_bounds(key: Key, number: float, shown: str) -> None:
         raise InvalidValue(f"{shown} is above the maximum of {_bound_text(key, key.maximum)}")
 
 
-def _listen_address(text: str) -> ListenAddress:
+def listen_address(text: str) -> ListenAddress:
+    """``host:port`` (IPv6 in brackets) as a `ListenAddress`; `InvalidValue` when not."""
     host, sep, port_text = text.rpartition(":")
     if not sep or not host or not port_text.isdigit():
         raise InvalidValue(f'expected "host:port" (e.g. "127.0.0.1:8080"), got {text!r}')
@@ -180,7 +181,7 @@ def _from_string(key: Key, text: str, config_dir: Path) -> Any:
         _check_bounds(key, duration.total_seconds(), repr(text))
         return duration
     if kind is KeyType.LISTEN:
-        return _listen_address(text)
+        return listen_address(text)
     if kind is KeyType.URL:
         return _http_url(text)
     if kind is KeyType.DATABASE_URL:

@@ -71,6 +71,11 @@ def restart_needed(old: Settings, new: Settings) -> list[str]:
     keys += [f"store.{k}" for k in changed_keys(old.store, new.store) if k not in LIVE_STORE_KEYS]
     # The relay is rebuilt on reload; the API checks new channels with the old values.
     keys += [f"notify.{k} (for the API)" for k in changed_keys(old.notify, new.notify)]
+    # Syncs of connected accounts use the new [providers.*]; the connect flow (the
+    # API) keeps the tables it started with.
+    keys += [
+        f"providers.{k} (for /oauth/authorize)" for k in changed_keys(old.providers, new.providers)
+    ]
     return keys
 
 

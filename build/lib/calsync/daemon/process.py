@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from calsync.api.connect.accounts import with_connections
 from calsync.api.deps import ApiServices
 from calsync.api.provider_push import install_provider_push
 from calsync.config import AccountSettings, Settings
 from calsync.daemon import bootstrap
 from calsync.daemon.jobs import SyncJobs
-from calsync.daemon.live_api import ReloadableRateLimiter, restart_needed
+from calsync.daemon.leases import LeaseCollector, LeaseKeeper
+from calsync.daemon.live_api import ReloadableRateLimiter, ScrapeSafe, restart_needed
 from calsync.daemon.relay_thread import RelayThread, reclaim_dead_leases
 from calsync.daemon.retention import register_retention_job
 from calsync.daemon.scheduling import SyncScheduler
@@ -48,6 +50,7 @@ from calsync.errors import ConfigError
 from calsync.notify.provider_push import ProviderPushManager, PushTarget
 from calsync.notify.provider_push_jobs import CalendarRuns, engine_trigger, register_push_jobs
 from calsync.store import CalendarRecord, Store
+from calsync.store.sole_process import DAEMON, sole_process
 from calsync.sync import AccountSyncReport, SyncEngine
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,9 @@ EngineFactory = Callable[[Store, Settings], SyncEngine]
 #: a burst (a batch, a client writing a series of events) into one run, short
 #: against the seconds a user waits to see it in their calendar app.
 LOCAL_PUSH_DELAY = timedelta(milliseconds=200)
+
+#: How often the connected accounts are re-read (changes made by another process).
+CONNECTIONS_POLL = timedelta(seconds=30)
 
 
 def account_intervals(settings: Settings) -> dict[str, timedelta]:
@@ -93,10 +99,13 @@ class Daemon:
         load: Callable[[Path], Settings] = bootstrap.load_settings,
         engine_factory: EngineFactory = SyncEngine,
     ) -> None:
+        #: The config as loaded; `settings` adds the accounts connected through the API.
+        self._config = settings
         self._settings = settings
         self._load = load
         self._engine_factory = engine_factory
         self._engine: SyncEngine | None = None
+        self._keeper: LeaseKeeper | None = None
         self._lock = threading.Lock()
         self._inbox = SignalInbox()
         self._notifier = SdNotifier.from_env()
@@ -125,19 +134,39 @@ class Daemon:
 
     def _serve(self, settings: Settings) -> int:
         store = bootstrap.open_store(settings)
+        with sole_process(store.sqlite_path, DAEMON):
+            return self._serve_store(settings, store)
+
+    def _serve_store(self, settings: Settings, store: Store) -> int:
         try:
             store.upgrade()
             reclaim_dead_leases(store)
             services = bootstrap.build_services(settings, store)
+            self._refresh_connections(store)
+            settings = self.settings
             app = bootstrap.build_app(settings, store, services)
             server = ApiServer(app, settings.api.listen.host, settings.api.listen.port)
+            keeper = None
+            if store.backend == "postgresql":
+                # Replicas share the store: each syncs the calendars it holds leases for.
+                keeper = LeaseKeeper(
+                    store, lambda: self.settings, wake=lambda name: scheduler.wake(name)
+                )
+                services.replica_status.source = keeper.status
+                services.metrics.registry.register(
+                    ScrapeSafe(LeaseCollector(keeper, store), "sync lease")
+                )
+            self._keeper = keeper
             with self._lock:
                 self._engine = self._engine_factory(store, settings)
+                self._engine.ownership = keeper
             # Provider push channels (Google watch): renewed on the scheduler, and
             # opened after the pass that first synced a calendar; a notification
             # triggers an immediate sync of its calendar. Polling continues
             # regardless, as delivery is not guaranteed.
             push = ProviderPushManager(store, lambda: self.settings)
+            if keeper is not None:
+                push.owns, push.leader = keeper.owns, lambda: keeper.leader
             scheduler = SyncScheduler(
                 SyncJobs(
                     lambda: self.engine,
@@ -162,11 +191,26 @@ class Daemon:
             register_retention_job(scheduler.aps, store, lambda: self.settings)
             relay = RelayThread(store, settings)
             running = _Running(store, services, scheduler, relay)
+            # Accounts connected through /oauth/authorize: this process is told at once
+            # (the first sync starts within seconds); others (replicas, `calsync account
+            # remove`) are seen by a poll.
+            services.account_changes.subscribe(lambda: self._connections_changed(running))
+            scheduler.aps.add_job(
+                lambda: self._connections_changed(running),
+                "interval",
+                seconds=CONNECTIONS_POLL.total_seconds(),
+                id="connections",
+                name="connected accounts",
+                coalesce=True,
+                max_instances=1,
+            )
             server.start()
             # The watchdog keeps being fed while running jobs drain at shutdown.
             with WatchdogPinger(self._notifier):
                 try:
                     scheduler.start()
+                    if keeper is not None:
+                        keeper.start()
                     scheduler.apply(account_intervals(settings))
                     relay.start()
                     self._notifier.ready(f"serving on {settings.api.listen}")
@@ -180,6 +224,8 @@ class Daemon:
                     log.info("stopping: waiting for running sync jobs")
                 finally:
                     scheduler.shutdown()
+                    if keeper is not None:
+                        keeper.stop()
                     # Before the store goes: the relay's last pass records its outcomes.
                     relay.stop()
                     server.stop()
@@ -189,6 +235,23 @@ class Daemon:
             store.dispose()
         log.info("calsync stopped")
         return exit_code
+
+    def _refresh_connections(self, store: Store) -> None:
+        """Re-read the connected accounts; `settings` is the config plus them."""
+        with self._lock:
+            config = self._config
+        merged = with_connections(config, store)
+        with self._lock:
+            if self._config is config:
+                self._settings = merged
+
+    def _connections_changed(self, running: _Running) -> None:
+        try:
+            self._refresh_connections(running.store)
+            if running.scheduler.running:
+                running.scheduler.apply(account_intervals(self.settings))
+        except Exception:
+            log.exception("could not refresh the connected accounts")
 
     def _main_loop(self, server: ApiServer, running: _Running) -> int:
         while True:
@@ -228,12 +291,15 @@ class Daemon:
         for key in restart_needed(old, new):
             log.warning("%s changed; restart calsync to apply it", key)
         engine = self._engine_factory(running.store, new)
+        merged = with_connections(new, running.store)
         with self._lock:
             # Jobs already running finish with the old engine; the next run uses
             # this one, behind the same gate (backoffs, runs in progress).
             if self._engine is not None:
                 engine.gate = self._engine.gate
-            self._settings = new
+                engine.ownership = self._engine.ownership
+            self._config = new
+            self._settings = merged
             self._engine = engine
         limiter = running.services.limiter
         if isinstance(limiter, ReloadableRateLimiter) and limiter.reconfigure(
@@ -245,7 +311,7 @@ class Daemon:
                 new.api.rate_limit_per_minute,
             )
         running.relay.restart(new)
-        running.scheduler.apply(account_intervals(new))
+        running.scheduler.apply(account_intervals(merged))
         log.info(
             "config reloaded: log level %s, %d account(s) scheduled",
             new.logging.level,

@@ -25,6 +25,8 @@ JOB_ID = "store:retention"
 EVERY = timedelta(hours=1)
 #: The first prune waits a little, so it never competes with start-up syncs.
 FIRST_RUN_DELAY = timedelta(minutes=2)
+#: How long expired authorization requests and codes are kept (issue #12).
+CONNECT_GRACE = timedelta(days=1)
 
 
 def prune_once(
@@ -37,6 +39,16 @@ def prune_once(
     except Exception:
         log.exception("pruning history older than %s failed; retrying in an hour", retention)
         return None
+    try:
+        # Expired connect-flow requests and codes: useless once expired, kept a day
+        # so a late callback still meets "expired" rather than "unknown".
+        with store.write() as uow:
+            expired = uow.auth_requests.prune(now() - CONNECT_GRACE)
+            expired += uow.auth_codes.prune(now() - CONNECT_GRACE)
+        if expired:
+            log.info("pruned %d expired authorization request(s) and code(s)", expired)
+    except Exception:
+        log.exception("pruning expired authorization requests failed; retrying in an hour")
     if counts.total:
         log.info(
             "pruned history older than %s: %d delivery(ies), %d outbox row(s), %d change(s)",

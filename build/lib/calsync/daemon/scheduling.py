@@ -107,6 +107,19 @@ class SyncScheduler:
             job.modify(next_run_time=until)
             log.info("account %r backs off: next sync at %s", name, f"{until:%H:%M:%S}")
 
+    def wake(self, name: str) -> None:
+        """Run ``name``'s job now (a lease for a due calendar was just granted),
+        unless it backs off; the regular interval carries on afterwards."""
+        job = self._scheduler.get_job(job_id(name))
+        if job is None or job.next_run_time is None:
+            return
+        now = datetime.now(UTC)
+        not_before = self._not_before.get(name)
+        if not_before is not None and not_before > now:
+            return
+        if job.next_run_time > now:
+            job.modify(next_run_time=now)
+
     def next_run(self, name: str) -> datetime | None:
         job = self._scheduler.get_job(job_id(name))
         return None if job is None else job.next_run_time

@@ -161,6 +161,11 @@ class ProviderPushManager:
         self._known: dict[str, AccountSettings] = {}
         #: Provider name -> whether it offers push channels (learned from an instance).
         self._capable: dict[str, bool] = {}
+        #: PostgreSQL replicas: a calendar's channel is kept by the replica that holds
+        #: its sync lease; channels with no lease (deleted calendars, removed
+        #: accounts) by the oldest live replica (`calsync.daemon.leases`).
+        self.owns: Callable[[int], bool] = lambda _calendar_pk: True
+        self.leader: Callable[[], bool] = lambda: True
 
     @property
     def address(self) -> str | None:
@@ -201,6 +206,8 @@ class ProviderPushManager:
 
     def stop_for_removed(self) -> PushReport:
         """Stop channels of deleted calendars and of accounts no longer configured."""
+        if not self.leader():
+            return PushReport()
         with self._lock:
             configured = {a.name: a for a in self._settings().accounts if a.enabled}
             doomed: dict[str, list[ProviderChannelRecord]] = {}
@@ -270,6 +277,7 @@ class ProviderPushManager:
                 and c.provider_name == account.provider
             ]
             rows = uow.provider_channels.list([c.pk for c in calendars])
+        calendars = [c for c in calendars if (self.leader() if c.deleted else self.owns(c.pk))]
         return calendars, rows
 
     def _fresh(self, row: ProviderChannelRecord, address: str, now: datetime) -> bool:

@@ -27,6 +27,8 @@ CALENDAR_DATA = f"{{{CALDAV}}}calendar-data"
 CALENDAR_TIMEZONE = f"{{{CALDAV}}}calendar-timezone"
 CALENDAR_COLLECTION = f"{{{CALDAV}}}calendar"
 SUPPORTED_COMPONENTS = f"{{{CALDAV}}}supported-calendar-component-set"
+CURRENT_USER_PRINCIPAL = f"{{{DAV}}}current-user-principal"
+CALENDAR_HOME_SET = f"{{{CALDAV}}}calendar-home-set"
 
 _HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
 _NAMESPACES = f'xmlns:D="{DAV}" xmlns:C="{CALDAV}" xmlns:CS="{CALSERVER}" xmlns:I="{APPLE_ICAL}"'
@@ -92,6 +94,12 @@ class Member:
         if element is None:
             return None
         return "".join(element.itertext()).strip() or None
+
+    def href_in(self, name: str) -> str | None:
+        """The first DAV:href inside property ``name`` (current-user-principal...)."""
+        element = self.props.get(name)
+        found = None if element is None else element.find(f"{{{DAV}}}href")
+        return None if found is None else (found.text or "").strip() or None
 
     def raw_text(self, name: str) -> str | None:
         """Element text without stripping (calendar-data keeps its line endings)."""

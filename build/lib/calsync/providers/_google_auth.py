@@ -29,9 +29,8 @@ from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
 
 from calsync.errors import CredentialsInvalid, UserError
+from calsync.providers._google_config import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
 
-GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar",)
 
 

@@ -30,15 +30,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from caldav.davclient import DAVClient
-
-from calsync.errors import CursorExpired, ProviderError
+from calsync.errors import CredentialsInvalid, CursorExpired, ProviderError, RateLimited
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import _caldav_xml as dav
-from calsync.providers import _ical, _ical_fast
 from calsync.providers._caldav_config import CONFIG_SECTION, DEFAULT_MULTIGET_BATCH
 from calsync.providers._caldav_cursors import (
     CTAG_CURSOR_PREFIX,
@@ -50,12 +47,17 @@ from calsync.providers._caldav_cursors import (
 from calsync.providers._caldav_http import (
     CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
+    NOT_CALDAV,
+    REFUSED_CREDENTIALS,
     XML_HEADERS,
     DavTransport,
+    Reply,
     RequestHook,
-    library_call,
+    discovery_problem,
+    retry_after,
 )
-from calsync.providers._caldav_write import CalDAVWriter
+from calsync.providers._calendar_filter import no_calendar_matches
+from calsync.providers._failures import where
 from calsync.providers._options import (
     opt_bool,
     opt_int,
@@ -66,6 +68,10 @@ from calsync.providers._options import (
 )
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
 from calsync.providers.registry import ProviderSpec
+
+if TYPE_CHECKING:
+    from calsync.providers._caldav_write import CalDAVWriter
+    from calsync.providers._ical import ParsedEvent
 
 __all__ = [
     "CONFIG_SECTION",
@@ -105,42 +111,29 @@ class CalDAVProvider:
         request_hook: RequestHook | None = None,
         account: str | None = None,
     ) -> None:
-        self.url = url
         self.calendar_filter = tuple(calendars)
         self.multiget_batch = multiget_batch
         self.use_sync_collection = sync_collection
-        self._client = DAVClient(
-            url=url,
+        self._http = DavTransport(
+            url,
             username=username,
             password=password,
-            auth_type="basic" if username else None,
-            enable_rfc6764=False,
-        )
-        self._http = DavTransport(
-            self._client,
             hook=request_hook,
             timeout=timeout,
             connect_timeout=connect_timeout,
             account=account,
         )
-        self._writer = CalDAVWriter(self._http)
+        #: The configured URL, its userinfo (if any) taken out as the credentials.
+        self.url = self._http.url
+        self._writer_instance: CalDAVWriter | None = None
+        #: Collection URL -> the getctag the calendar listing just reported: the
+        #: first pull of that calendar in this pass uses it instead of asking again.
+        self._listed_ctags: dict[str, str] = {}
 
     # -- calendars ---------------------------------------------------------------
 
     def list_calendars(self) -> Sequence[RemoteCalendar]:
-        principal = library_call(
-            "CalDAV principal discovery at",
-            self._client.principal,
-            url=self.url,
-            transport=self._http,
-        )
-        home = library_call(
-            "CalDAV calendar-home-set at",
-            lambda: principal.calendar_home_set,
-            url=str(principal.url),
-            transport=self._http,
-        )
-        home_url = str(home.url)
+        home_url = self._home_url()
         reply = self._http.send(
             "PROPFIND",
             home_url,
@@ -155,6 +148,7 @@ class CalDAVProvider:
         )
         members = self._multistatus(reply.status, reply.body, f"PROPFIND {home_url}").members
         found: list[RemoteCalendar] = []
+        names: list[str] = []
         for member in members:
             resourcetype = member.props.get(dav.RESOURCETYPE)
             if resourcetype is None or resourcetype.find(dav.CALENDAR_COLLECTION) is None:
@@ -163,18 +157,71 @@ class CalDAVProvider:
                 continue
             url = urljoin(home_url, member.href)
             name = member.text(dav.DISPLAYNAME) or url.rstrip("/").rpartition("/")[2]
+            names.append(name)
             if self.calendar_filter and not self._selected(url, name):
                 continue
             color = member.text(dav.CALENDAR_COLOR)
-            found.append(
-                RemoteCalendar(
-                    remote_id=url,
-                    name=name,
-                    color=color,
-                    version=member.text(dav.GETCTAG),
-                )
-            )
+            ctag = member.text(dav.GETCTAG)
+            if ctag is not None:
+                self._listed_ctags[url] = ctag
+            found.append(RemoteCalendar(remote_id=url, name=name, color=color, version=ctag))
+        if self.calendar_filter and not found:
+            raise no_calendar_matches(self.calendar_filter, names)
         return found
+
+    def _home_url(self) -> str:
+        """The calendar home (RFC 4791 §6.2.1): one PROPFIND when ``url`` is the
+        principal or the home itself, two when it is the server (which names the
+        current-user-principal, RFC 5397). Without either property, ``url`` is taken
+        for the principal and then for the home, as the `caldav` package does."""
+        what = "CalDAV principal discovery at"
+        reply = self._discover(what, self.url, dav.CURRENT_USER_PRINCIPAL, dav.CALENDAR_HOME_SET)
+        member = self._discovered(what, reply)
+        home = member.href_in(dav.CALENDAR_HOME_SET)
+        if home is not None:
+            return urljoin(reply.url, home)
+        principal = member.href_in(dav.CURRENT_USER_PRINCIPAL)
+        if principal is None:
+            return reply.url
+        principal_url = urljoin(reply.url, principal)
+        if dav.canonical_href(principal_url) == dav.canonical_href(reply.url):
+            return reply.url
+        what = "CalDAV calendar-home-set at"
+        reply = self._discover(what, principal_url, dav.CALENDAR_HOME_SET)
+        home = self._discovered(what, reply).href_in(dav.CALENDAR_HOME_SET)
+        return reply.url if home is None else urljoin(reply.url, home)
+
+    def _discover(self, what: str, url: str, *props: str) -> Reply:
+        reply = self._http.request(
+            "PROPFIND",
+            url,
+            dav.propfind_body(*props),
+            {**XML_HEADERS, "Depth": "0"},
+            follow_redirects=True,
+        )
+        request = where(what, reply.url or url)
+        if reply.status == 401:
+            raise CredentialsInvalid(f"{request}: {REFUSED_CREDENTIALS}")
+        if reply.status in (429, 503):
+            wait = retry_after(reply.headers.get("Retry-After"))
+            raise RateLimited(f"{request}: rate limited", retry_after=wait)
+        if reply.status != 207:
+            raise ProviderError(f"{request}: {discovery_problem(reply.status)}")
+        return reply if reply.url else Reply(reply.status, reply.headers, reply.body, url)
+
+    def _discovered(self, what: str, reply: Reply) -> dav.Member:
+        """The member of a discovery answer that describes the URL asked."""
+        try:
+            members = dav.parse_multistatus(reply.body).members
+        except dav.MultistatusError as exc:
+            raise ProviderError(f"{where(what, reply.url)}: {NOT_CALDAV}") from exc
+        asked = dav.canonical_href(reply.url).rstrip("/")
+        for member in members:
+            if dav.canonical_href(member.href).rstrip("/") == asked:
+                return member
+        if members:
+            return members[0]
+        raise ProviderError(f"{where(what, reply.url)}: {NOT_CALDAV}")
 
     def _selected(self, url: str, name: str) -> bool:
         path = dav.canonical_href(url).rstrip("/")
@@ -198,7 +245,10 @@ class CalDAVProvider:
         # next pass asks again. Never the other way round, which could miss it.
         # Bare-token cursors (stored before ctags were kept) skip the check; the
         # next full listing (a new calendar, an expired token) starts keeping one.
-        ctag = self._getctag(url) if cursor is None or known_ctag is not None else None
+        ctag: str | None = None
+        if cursor is None or known_ctag is not None:
+            listed = self._listed_ctags.pop(url, None)
+            ctag = listed if listed is not None else self._getctag(url)
         if cursor is not None and ctag is not None and ctag == known_ctag:
             # Nothing changed: one cheap PROPFIND instead of a sync-collection,
             # which servers such as Radicale answer by walking every item.
@@ -375,6 +425,10 @@ class CalDAVProvider:
         self, listing: dav.Multistatus, hrefs: list[str]
     ) -> tuple[tuple[RemoteEvent, ...], list[str]]:
         """Each resource parsed once (`_ical_fast`); hrefs the server did not return."""
+        # Imported here: icalendar (~60 ms) is needed only when events arrive, never
+        # by a pass that finds nothing changed (issue #11).
+        from calsync.providers import _ical_fast
+
         events: dict[str, RemoteEvent] = {}
         seen: set[str] = set()
         for member in listing.members:
@@ -426,12 +480,20 @@ class CalDAVProvider:
     def delete_event(self, calendar_remote_id: str, remote_id: str, etag: str | None) -> None:
         self._writer.delete(calendar_remote_id, remote_id, etag)
 
+    @property
+    def _writer(self) -> CalDAVWriter:
+        if self._writer_instance is None:
+            from calsync.providers._caldav_write import CalDAVWriter  # icalendar: see _convert
+
+            self._writer_instance = CalDAVWriter(self._http)
+        return self._writer_instance
+
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
 
 def remote_events(
-    href: str, parsed: Sequence[_ical.ParsedEvent], etag: str | None
+    href: str, parsed: Sequence[ParsedEvent], etag: str | None
 ) -> Iterator[RemoteEvent]:
     """One resource -> its master (remote_id = href) and overrides (href#RECURRENCE-ID)."""
     for event in parsed:

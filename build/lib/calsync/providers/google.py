@@ -34,21 +34,23 @@ from typing import Any
 
 from googleapiclient.discovery import build
 
-from calsync.config.schema import Key, KeyType, Section
 from calsync.errors import CursorExpired, PreconditionFailed, ProviderError, UserError
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent, round_trip_key
 from calsync.providers import secrets_vault
-from calsync.providers._google_auth import (
-    GOOGLE_TOKEN_URI,
-    account_credentials,
-    authorize_installed_app,
-)
+from calsync.providers._calendar_filter import no_calendar_matches
+from calsync.providers._google_auth import account_credentials, authorize_installed_app
 from calsync.providers._google_calendars import (
     CalendarListState,
     calendar_list_key,
     calendar_list_state,
     remember_calendar_list,
     to_calendar,
+)
+from calsync.providers._google_config import (
+    CONFIG_SECTION,
+    DEFAULT_PAGE_SIZE,
+    GOOGLE_TOKEN_URI,
+    MAX_PAGE_SIZE,
 )
 from calsync.providers._google_convert import (
     event_id_for,
@@ -73,9 +75,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PAGE_SIZE = 250
-MAX_PAGE_SIZE = 2500
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +165,13 @@ class GoogleProvider:
             else:
                 known[entry["id"]] = entry
         remember_calendar_list(self._calendar_list_key, CalendarListState(next_token, known))
-        return [to_calendar(e) for e in known.values() if self._wanted(e)]
+        wanted = [to_calendar(e) for e in known.values() if self._wanted(e)]
+        if self.calendar_filter and not wanted:
+            raise no_calendar_matches(
+                self.calendar_filter,
+                (e.get("summaryOverride") or e.get("summary") or e["id"] for e in known.values()),
+            )
+        return wanted
 
     def _calendar_list_entries(
         self, sync_token: str | None
@@ -401,67 +406,6 @@ class GoogleProvider:
 
 def _if_match(etag: str | None) -> dict[str, str] | None:
     return {"If-Match": etag} if etag else None
-
-
-# -- configuration ---------------------------------------------------------------------
-
-CONFIG_SECTION = Section(
-    "google",
-    repeated=True,
-    help="A Google Calendar account (OAuth installed-app client).",
-    keys=[
-        Key(
-            "client_id",
-            KeyType.STR,
-            help="OAuth client id.",
-            required=True,
-            example="1234-abc.apps.googleusercontent.com",
-        ),
-        Key(
-            "client_secret_file",
-            KeyType.PATH,
-            help="File holding the OAuth client secret.",
-            secret=True,
-            example="google-client-secret",
-        ),
-        Key(
-            "refresh_token_file",
-            KeyType.PATH,
-            secret=True,
-            help="File holding the refresh token, plain or vault-encrypted (`fernet:...`).",
-            example="google-refresh-token",
-        ),
-        Key(
-            "vault_key_file",
-            KeyType.PATH,
-            secret=True,
-            help="Fernet key file for an encrypted refresh token (default: the "
-            "`calsync-vault-key` credential in $CREDENTIALS_DIRECTORY).",
-            example="calsync-vault-key",
-        ),
-        Key(
-            "calendars",
-            KeyType.STR_LIST,
-            help='Only sync these calendars (ids, names, or "primary").',
-            example=["primary"],
-        ),
-        Key("token_uri", KeyType.URL, GOOGLE_TOKEN_URI, "OAuth token endpoint."),
-        Key(
-            "api_endpoint",
-            KeyType.URL,
-            help="Calendar API base URL including /calendar/v3/ (tests, proxies).",
-            example="https://www.googleapis.com/calendar/v3/",
-        ),
-        Key(
-            "page_size",
-            KeyType.INT,
-            DEFAULT_PAGE_SIZE,
-            "Events per events.list page.",
-            minimum=1,
-            maximum=MAX_PAGE_SIZE,
-        ),
-    ],
-)
 
 
 def read_refresh_token(account_name: str, options: Mapping[str, Any]) -> str:

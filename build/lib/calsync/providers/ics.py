@@ -37,7 +37,6 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from calsync.config.schema import Key, KeyType, Section
 from calsync.errors import (
     CredentialsInvalid,
     ProviderError,
@@ -49,12 +48,13 @@ from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import _ical
 from calsync.providers._caldav_http import retry_after
 from calsync.providers._failures import http_status_text, request_failure, where
+from calsync.providers._ics_config import CONFIG_SECTION
 from calsync.providers._options import opt_seconds, opt_secret, opt_str
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
 from calsync.providers.registry import ProviderSpec
 from calsync.redaction import is_capability
 
-__all__ = ["SPEC", "IcsProvider", "create_ics_provider"]
+__all__ = ["CONFIG_SECTION", "SPEC", "IcsProvider", "create_ics_provider"]
 
 #: Feeds larger than this are refused rather than parsed (memory guard).
 MAX_FEED_BYTES = 64 * 1024 * 1024
@@ -302,51 +302,6 @@ def _decode_cursor(cursor: str | None) -> dict[str, str]:
     if not isinstance(payload, dict):
         return {}
     return {k: v for k, v in payload.items() if isinstance(v, str) and v}
-
-
-CONFIG_SECTION = Section(
-    "ics",
-    repeated=True,
-    help="A read-only iCalendar feed (an .ics subscription URL).",
-    keys=[
-        Key(
-            "url",
-            KeyType.STR,
-            help="The feed URL (http, https or webcal).",
-            required=True,
-            example="https://example.com/team.ics",
-        ),
-        Key(
-            "calendar_name",
-            KeyType.STR,
-            help="Name shown for the feed's calendar.",
-            example="Team holidays",
-        ),
-        Key("username", KeyType.STR, help="Login for HTTP basic auth.", example="alice"),
-        Key(
-            "password_file",
-            KeyType.PATH,
-            help="File holding the basic-auth password.",
-            secret=True,
-            example="feed-password",
-        ),
-        Key(
-            "bearer_token_file",
-            KeyType.PATH,
-            help="File holding a bearer token.",
-            secret=True,
-            example="feed-token",
-        ),
-        Key(
-            "timeout",
-            KeyType.DURATION,
-            "30s",
-            "Timeout of the feed download.",
-            minimum=1,
-            maximum=3600,  # an hour
-        ),
-    ],
-)
 
 
 def create_ics_provider(account_name: str, options: Mapping[str, Any]) -> IcsProvider:

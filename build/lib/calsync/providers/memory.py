@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from calsync.config.schema import Key, KeyType, Section
 from calsync.errors import UserError
 from calsync.model import EventContent, RemoteCalendar
+from calsync.providers._memory_config import CONFIG_SECTION, DEFAULT_CALENDARS, DEFAULT_PAGE_SIZE
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
 from calsync.providers.memory_backend import (
     BackendStats,
@@ -52,9 +52,6 @@ __all__ = [
     "get_backend",
     "reset_backends",
 ]
-
-DEFAULT_CALENDARS = ("Calendar",)
-DEFAULT_PAGE_SIZE = 100
 
 
 class MemoryProvider:
@@ -134,35 +131,6 @@ class MemoryProvider:
 
     def close(self) -> None:
         self.closed = True
-
-
-CONFIG_SECTION = Section(
-    "memory",
-    repeated=True,
-    help="An in-process remote for tests and demos; its data is lost when calsync exits.",
-    keys=[
-        Key(
-            "backend",
-            KeyType.STR,
-            help="Name of the shared in-memory backend; defaults to the account name.",
-            example="demo",
-        ),
-        Key(
-            "calendars",
-            KeyType.STR_LIST,
-            list(DEFAULT_CALENDARS),
-            "Calendars created in the backend when they do not exist yet.",
-        ),
-        Key(
-            "page_size",
-            KeyType.INT,
-            DEFAULT_PAGE_SIZE,
-            "Events per pull page.",
-            minimum=1,
-            maximum=100_000,
-        ),
-    ],
-)
 
 
 def create_memory_provider(account_name: str, options: Mapping[str, Any]) -> MemoryProvider:

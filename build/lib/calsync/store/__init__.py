@@ -60,6 +60,7 @@ from calsync.store.records import (
 from calsync.store.repos.calendars import UNSET
 from calsync.store.repos.event_bulk import BulkEvent
 from calsync.store.repos.event_reads import EventQuery
+from calsync.store.repos.sync_leases import LeaseGrant, LeaseRecord, ReplicaRecord
 from calsync.store.unit_of_work import Store, UnitOfWork
 
 __all__ = [
@@ -73,9 +74,12 @@ __all__ = [
     "EventRecord",
     "EventSyncState",
     "EventWrite",
+    "LeaseGrant",
+    "LeaseRecord",
     "OutboxRecord",
     "ProfileRecord",
     "PushAttemptRecord",
+    "ReplicaRecord",
     "Store",
     "TokenRecord",
     "UnitOfWork",

@@ -121,6 +121,10 @@ class Profile(Base):
     connected: Mapped[bool] = mapped_column(Boolean, default=True)
     disconnect_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    #: The last account-level failure (discovery, credentials), None after a success.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: Fingerprint of the credentials the provider refused; not sent again (sync/credentials.py).
+    refused_credentials: Mapped[str | None] = mapped_column(String(64))
 
 
 class Calendar(Base):
@@ -159,6 +163,11 @@ class Event(Base):
         Index(None, "calendar_id", "start_at"),
         Index(None, "calendar_id", "deleted"),
         Index(None, "push_state", "calendar_id"),
+        # The availability query's busy read (`store.repos.busy`): one account's events
+        # ending after a window's start, and its series masters and overrides.
+        Index(None, "account_id", "end_at"),
+        Index(None, "account_id", "recurring"),
+        Index(None, "account_id", "recurring_event_uid"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

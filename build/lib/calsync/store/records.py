@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from calsync.model import EventContent
@@ -39,6 +39,10 @@ class ProfileRecord:
     connected: bool
     disconnect_reason: str | None
     created_at: datetime
+    #: The last account-level failure; None once the profile synced.
+    last_error: str | None = None
+    #: Fingerprint of credentials the provider refused (see calsync.sync.credentials).
+    refused_credentials: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +193,38 @@ class PushAttemptRecord(NamedTuple):
     op: str  # create | update | delete
     #: `calsync.model.round_trip_key` of the content sent; None for a delete.
     content_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BusyRow:
+    """One stored event as the availability query reads it (`Store` busy read).
+
+    ``content`` is set for series masters and overrides only (what the expansion
+    needs); single events are read from the plain columns. ``attendees`` is the
+    stored JSON text, decoded only when the account's email occurs in it."""
+
+    event_uid: str
+    recurring_event_uid: str | None
+    recurring: bool
+    all_day: bool
+    start_at: datetime
+    end_at: datetime
+    start_date: date | None
+    end_date: date | None
+    tzid: str
+    transparency: str
+    status: str
+    attendees: str | None
+    content: EventContent | None
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityRuleRecord:
+    account_pk: int
+    rule_id: str
+    tzid: str
+    calendar_ids: tuple[str, ...] | None
+    #: ``({"day", "start_time", "end_time"}, ...)`` as stored.
+    weekly_periods: tuple[dict[str, str], ...]
+    created_at: datetime
+    updated_at: datetime

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -25,13 +26,17 @@ from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
 from calsync.store.repos import event_bulk, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
+from calsync.store.repos.availability_rules import AvailabilityRepo
 from calsync.store.repos.calendars import CalendarRepo
 from calsync.store.repos.channels import ChannelRepo
+from calsync.store.repos.chronary import AgentRepo, ApiKeyRepo, EventExtrasRepo, IdempotencyRepo
+from calsync.store.repos.connect import AuthCodeRepo, AuthRequestRepo, ConnectionRepo
 from calsync.store.repos.event_reads import EventReadRepo
 from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
 from calsync.store.repos.provider_channels import ProviderChannelRepo
 from calsync.store.repos.push_journal import PushJournalRepo
+from calsync.store.repos.sync_leases import SyncLeaseRepo
 from calsync.store.repos.tokens import TokenRepo
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,15 @@ class UnitOfWork:
         self.channels = ChannelRepo(session, self._journal)
         self.provider_channels = ProviderChannelRepo(session, self._journal)
         self.push_journal = PushJournalRepo(session, self._journal)
+        self.sync_leases = SyncLeaseRepo(session, self._journal)
+        self.api_keys = ApiKeyRepo(session, self._journal)
+        self.idempotency = IdempotencyRepo(session, self._journal)
+        self.agents = AgentRepo(session, self._journal)
+        self.event_extras = EventExtrasRepo(session, self._journal)
+        self.connections = ConnectionRepo(session, self._journal)
+        self.auth_requests = AuthRequestRepo(session, self._journal)
+        self.auth_codes = AuthCodeRepo(session, self._journal)
+        self.availability = AvailabilityRepo(session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()
@@ -77,6 +91,13 @@ class Store:
     @property
     def backend(self) -> Backend:
         return self._backend
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (None on PostgreSQL)."""
+        if self._backend != "sqlite":
+            return None
+        return Path(parse_url(self._url)[0].database or "").expanduser()
 
     def _get_engine(self) -> Engine:
         with self._lock:

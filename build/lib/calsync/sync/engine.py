@@ -10,9 +10,10 @@ Per calendar: pull since the stored cursor (outside any transaction); then, in
 one write transaction, snapshot what the pull can touch (`apply.load_state`),
 `plan`, apply, and store the new cursor; then push pending local changes (each
 push committed on its own). A pull without a cursor (first sync, reconcile)
-lists the whole calendar: it is stored page by page as it arrives, inside one
-write transaction held across the pull, so memory stays bounded by a page
-(`calsync.sync.paged`); the cursor still commits with the data.
+lists the whole calendar: each page is committed as it arrives, in a short
+transaction of its own, so memory stays bounded by a page and API writes are
+never held up for long (SQLite has one write lock); the deletions and the
+cursor commit together in the last transaction (`calsync.sync.paged`).
 
 Failures never corrupt the store nor drop a pending change:
 
@@ -22,7 +23,11 @@ Failures never corrupt the store nor drop a pending change:
   the account backs off (`Backoff`, per account). A rate limit stops the
   account's pass at once, since every calendar shares the quota.
 * `CredentialsInvalid` -> the profile is marked disconnected (with a
-  ``profile_disconnected`` notification) and the pass stops.
+  ``profile_disconnected`` notification) and the pass stops; the same
+  credentials are not sent again (`calsync.sync.credentials`).
+* An account-level failure (no calendar list) is kept on the profile
+  (``last_error``) until a pass succeeds, so ``calsync status`` shows why a
+  first sync never connected.
 
 The transaction that completes a profile's first full sync also queues
 ``profile_initial_sync_completed`` (`calsync.sync.milestones`).
@@ -36,28 +41,31 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from calsync.config import AccountSettings, Settings
 from calsync.errors import (
-    CalsyncError,
     CredentialsInvalid,
     CursorExpired,
+    LeaseLost,
     RateLimited,
     TransientProviderError,
 )
 from calsync.providers import registry
 from calsync.providers.base import Provider, SyncWindow
-from calsync.redaction import redact
 from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
 from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
 from calsync.sync.apply import ApplyResult, apply_plan, load_state
 from calsync.sync.backoff import Backoff
+from calsync.sync.credentials import fingerprint, refused_report, still_refused
 from calsync.sync.discovery import ensure_profile, record_calendars, syncable_calendars
-from calsync.sync.gate import AccountGate, Refusal
+from calsync.sync.failures import PushFailed, describe, is_bug, not_synced, refused
+from calsync.sync.gate import AccountGate
 from calsync.sync.milestones import after_calendar_synced, mark_disconnected
+from calsync.sync.ownership import FencedStore, Ownership, StoreView
 from calsync.sync.paged import ListingAborted, store_listing
 from calsync.sync.planner import plan
 from calsync.sync.progress import ProgressSink
@@ -81,26 +89,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def describe(exc: BaseException) -> str:
-    """One line for the report, the log and ``last_error``, URL secrets redacted."""
-    if isinstance(exc, CalsyncError):
-        return redact(exc.message)
-    return redact(f"unexpected {type(exc).__name__}: {exc}")
-
-
-def _is_bug(exc: BaseException) -> bool:
-    return not isinstance(exc, CalsyncError)
-
-
-class _PushFailed(Exception):
-    """The pull was stored but the push failed: keeps the pull's figures for the report."""
-
-    def __init__(self, partial: CalendarSyncOutcome, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.partial = partial
-        self.cause = cause
-
-
 class SyncEngine:
     """Thread-safe across accounts; one pass per account at a time (the scheduler's job)."""
 
@@ -113,8 +101,11 @@ class SyncEngine:
         *,
         rng: Callable[[], float] = random.random,
         gate: AccountGate | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.store = store
+        #: This replica's calendar leases (PostgreSQL replicas); None: sync everything.
+        self.ownership = ownership
         self.settings = settings
         self._factory = provider_factory
         self._clock = clock
@@ -132,13 +123,17 @@ class SyncEngine:
         *,
         progress: ProgressSink | None = None,
         allow_mass_delete: bool = False,
+        retry_refused: bool = False,
     ) -> AccountSyncReport:
         """One pass over the account's calendars. Never raises for provider or store
-        failures: the report (and each calendar's ``last_error``) says what failed."""
+        failures: the report (and each calendar's ``last_error``) says what failed.
+
+        ``retry_refused``: try credentials the provider refused before (an operator
+        asked for this account); otherwise the pass stops before contacting it."""
         with self.gate.admitted(account.name, wait=True) as refusal:
             if refusal is not None:
-                return _refused(account, refusal)
-            return self._sync_account(account, progress, allow_mass_delete)
+                return refused(account, refusal)
+            return self._sync_account(account, progress, allow_mass_delete, retry_refused)
 
     def sync_calendars(
         self, account: AccountSettings, calendars: Sequence[CalendarRecord]
@@ -156,11 +151,13 @@ class SyncEngine:
         """Refresh the account's calendar list (the daemon runs it every
         ``[sync] rediscover_interval``). Raises `ProviderError` after recording it."""
         profile = ensure_profile(self.store, account)
+        if still_refused(profile, account):
+            raise CredentialsInvalid(refused_report(profile, account).error or "")
         provider = self._factory(account.provider, account.name, account.options)
         try:
             self._discover(provider, profile, account.name)
         except CredentialsInvalid as exc:
-            self._mark_disconnected(profile, exc)
+            self._mark_disconnected(profile, exc, account)
             raise
         finally:
             provider.close()
@@ -171,18 +168,26 @@ class SyncEngine:
     # -- passes -----------------------------------------------------------------------
 
     def _sync_account(
-        self, account: AccountSettings, progress: ProgressSink | None, allow_mass_delete: bool
+        self,
+        account: AccountSettings,
+        progress: ProgressSink | None,
+        allow_mass_delete: bool,
+        retry_refused: bool,
     ) -> AccountSyncReport:
         try:
             profile = ensure_profile(self.store, account)
         except Exception as exc:
             log.exception("account %r: cannot prepare the store", account.name)
-            return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+            return AccountSyncReport(account.name, error=describe(exc), bug=is_bug(exc))
+        if not retry_refused and still_refused(profile, account):
+            return refused_report(profile, account)
         provider: Provider | None = None
         try:
             provider = self._factory(account.provider, account.name, account.options)
             if self._discovery_due(account.name):
                 self._discover(provider, profile, account.name)
+                if self.ownership is not None:
+                    self.ownership.refresh()  # leases for calendars just discovered
             calendars = syncable_calendars(self.store, profile)
             return self._sync_calendars(
                 account,
@@ -204,12 +209,14 @@ class SyncEngine:
         """A run of some calendars, refused (``busy``) rather than waiting for a pass."""
         with self.gate.admitted(account.name, wait=False) as refusal:
             if refusal is not None:
-                return _refused(account, refusal)
+                return refused(account, refusal)
             try:
                 profile = ensure_profile(self.store, account)
             except Exception as exc:
                 log.exception("account %r: cannot prepare the store", account.name)
-                return AccountSyncReport(account.name, error=describe(exc), bug=_is_bug(exc))
+                return AccountSyncReport(account.name, error=describe(exc), bug=is_bug(exc))
+            if still_refused(profile, account):
+                return refused_report(profile, account)
             provider: Provider | None = None
             try:
                 provider = self._factory(account.provider, account.name, account.options)
@@ -247,25 +254,44 @@ class SyncEngine:
         outcomes: list[CalendarSyncOutcome] = []
         retry_after: float | None = None
         transient = False
+        pass_started = self._clock()
+        calendars = self._owned(calendars, full_pass=push_only is None)
         for index, calendar in enumerate(calendars):
             partial: CalendarSyncOutcome | None = None
-            try:
-                if push_only:
-                    outcomes.append(self._push_calendar(provider, calendar))
-                else:
-                    outcomes.append(self._sync_calendar(provider, calendar, policy, progress))
+            view = self._view(calendar)
+            if view is None:  # the lease went away since `_owned`
                 continue
-            except _PushFailed as failure:
+            try:
+                with self._syncing(calendar):
+                    if push_only:
+                        outcomes.append(self._push_calendar(provider, calendar, view))
+                    else:
+                        outcomes.append(
+                            self._sync_calendar(provider, calendar, policy, progress, view)
+                        )
+                if not push_only:
+                    self._after_calendar(view, pass_started)
+                continue
+            except PushFailed as failure:
                 exc: Exception = failure.cause
                 partial = failure.partial
             except Exception as caught:
                 exc = caught
+            if isinstance(exc, LeaseLost) or isinstance(exc.__cause__, LeaseLost):
+                # Another replica owns it now: its outcome and status are not ours to write.
+                log.warning("calendar %s: %s; not committed", calendar.calendar_id, exc)
+                if self.ownership is not None:
+                    self.ownership.lost(calendar.pk)
+                outcomes.append(not_synced(calendar, "not synced: the sync lease was lost"))
+                continue
             outcomes.append(self._calendar_failure(calendar, exc, partial))
+            if not push_only:
+                self._after_calendar(view, pass_started)
             if isinstance(exc, RateLimited | CredentialsInvalid):
                 rest = calendars[index + 1 :]
-                outcomes += [_not_synced(c, "not synced: " + exc.message) for c in rest]
+                outcomes += [not_synced(c, "not synced: " + exc.message) for c in rest]
                 if isinstance(exc, CredentialsInvalid):
-                    self._mark_disconnected(profile, exc)
+                    self._mark_disconnected(profile, exc, account)
                     return AccountSyncReport(account.name, tuple(outcomes), error=exc.message)
                 retry_after, transient = exc.retry_after, True
                 break
@@ -277,9 +303,10 @@ class SyncEngine:
         else:
             if push_only is None:
                 backoff.success()
-            if not profile.connected:
-                with self.store.write() as uow:
+            if not profile.connected or profile.last_error is not None:
+                with self.store.write() as uow:  # it synced: connected, no account error
                     uow.profiles.set_connected(profile.pk, True)
+                    uow.profiles.set_status(profile.pk, last_error=None)
         return AccountSyncReport(account.name, tuple(outcomes), retry_at=retry_at)
 
     # -- one calendar ---------------------------------------------------------------
@@ -290,9 +317,10 @@ class SyncEngine:
         calendar: CalendarRecord,
         policy: SyncPolicy,
         progress: ProgressSink | None,
+        view: StoreView,
     ) -> CalendarSyncOutcome:
         assert calendar.remote_id is not None
-        with self.store.read() as uow:
+        with view.read() as uow:
             stored = uow.cursors.get(calendar.pk)
         pulled: Pulled | None = None
         if stored is not None and stored.cursor is not None:
@@ -303,9 +331,9 @@ class SyncEngine:
             except CursorExpired as exc:
                 log.info("calendar %s: %s; listing it whole", calendar.calendar_id, exc.message)
         if pulled is None:
-            applied, pulled = self._store_listing(provider, calendar, policy, progress)
+            applied, pulled = self._store_listing(provider, calendar, policy, progress, view)
         else:
-            applied = self._store_pull(calendar, pulled, policy)
+            applied = self._store_pull(calendar, pulled, policy, view)
         if applied.aborted is not None:
             log.error("calendar %s: %s", calendar.calendar_id, applied.aborted.reason)
             return CalendarSyncOutcome(
@@ -329,32 +357,34 @@ class SyncEngine:
         if provider.capabilities.read_only:
             return outcome
         try:
-            result = push_pending(self.store, provider, calendar)
+            result = push_pending(view, provider, calendar)
         except Exception as exc:
-            raise _PushFailed(outcome, exc) from exc
+            raise PushFailed(outcome, exc) from exc
         if result.stale:
-            with self.store.write() as uow:
+            with view.write() as uow:
                 uow.cursors.clear(calendar.pk)
         return replace(outcome, pushed=result.pushed)
 
-    def _push_calendar(self, provider: Provider, calendar: CalendarRecord) -> CalendarSyncOutcome:
+    def _push_calendar(
+        self, provider: Provider, calendar: CalendarRecord, view: StoreView
+    ) -> CalendarSyncOutcome:
         """Push the calendar's pending changes; what the pull would have planned
         (recreations, conflicts) waits for the next pass."""
         outcome = CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=True)
         if provider.capabilities.read_only or calendar.remote_id is None:
             return outcome
-        result = push_pending(self.store, provider, calendar)
+        result = push_pending(view, provider, calendar)
         if result.stale:
-            with self.store.write() as uow:
+            with view.write() as uow:
                 uow.cursors.clear(calendar.pk)
         return replace(outcome, pushed=result.pushed)
 
     def _store_pull(
-        self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy
+        self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy, view: StoreView
     ) -> ApplyResult:
         """Plan and apply a pull made with a cursor, as one transaction."""
         now = self._clock()
-        with self.store.write() as uow:
+        with view.write() as uow:
             before = uow.cursors.get(calendar.pk)
             actions = plan(load_state(uow, calendar.pk, pulled), pulled, policy)
             applied = apply_plan(uow, calendar.pk, actions)
@@ -372,25 +402,94 @@ class SyncEngine:
         calendar: CalendarRecord,
         policy: SyncPolicy,
         progress: ProgressSink | None,
+        view: StoreView,
     ) -> tuple[ApplyResult, Pulled]:
-        """Pull the calendar from scratch and store it page by page (bounded
-        memory), data and cursor in one transaction (`calsync.sync.paged`)."""
+        """Pull the calendar from scratch and store it a page per transaction, the
+        deletions and the cursor in the last one (`calsync.sync.paged`)."""
         assert calendar.remote_id is not None
+        with view.read() as uow:
+            before = uow.cursors.get(calendar.pk)
+            live_before = uow.events.count_live(calendar.pk)
+        log.info("calendar %s: listing it from scratch", calendar.calendar_id)
         pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
         try:
-            with self.store.write() as uow:
-                before = uow.cursors.get(calendar.pk)
-                applied, pulled = store_listing(uow, calendar.pk, pages, policy)
-                self._record_synced(uow, calendar, before, pulled, self._clock())
-            return applied, pulled
+            return store_listing(
+                view.write,
+                calendar.pk,
+                pages,
+                policy,
+                lambda uow, pulled: self._record_synced(
+                    uow, calendar, before, pulled, self._clock()
+                ),
+                live_before=live_before,
+            )
         except ListingAborted as aborted:  # rolled back: record why on its own
-            with self.store.write() as uow:
+            with view.write() as uow:
                 uow.calendars.set_sync_status(
                     calendar.pk, last_sync_at=None, last_error=aborted.abort.reason
                 )
             return ApplyResult(aborted=aborted.abort), Pulled(from_scratch=True)
         finally:
             pages.close()
+
+    # -- ownership (replicas on PostgreSQL; see `calsync.sync.ownership`) ------------
+
+    def _owned(
+        self, calendars: Sequence[CalendarRecord], *, full_pass: bool
+    ) -> list[CalendarRecord]:
+        """The calendars this replica holds; for a full pass, only those due (a
+        lease that moved keeps its due time, so no calendar is synced twice in an
+        interval). A calendar another replica holds is marked due now, so that its
+        holder runs it (a provider push or an app write reached this replica)."""
+        ownership = self.ownership
+        if ownership is None:
+            return list(calendars)
+        now = self._clock()
+        slack = min(self.settings.sync.interval * 0.05, timedelta(seconds=2))
+        mine: list[CalendarRecord] = []
+        others: list[int] = []
+        for calendar in calendars:
+            if ownership.token(calendar.pk) is None:
+                others.append(calendar.pk)
+                continue
+            due = ownership.due(calendar.pk)
+            if full_pass and due is not None and due > now + slack:
+                continue
+            mine.append(calendar)
+        if others and not full_pass:
+            with self.store.write() as uow:
+                uow.sync_leases.mark_due(others)
+        return sorted(mine, key=lambda c: (ownership.due(c.pk) or now, c.pk))
+
+    def _view(self, calendar: CalendarRecord) -> StoreView | None:
+        if self.ownership is None:
+            return self.store
+        token = self.ownership.token(calendar.pk)
+        if token is None:
+            return None
+        return FencedStore(self.store, calendar.pk, self.ownership.replica, token)
+
+    def _syncing(self, calendar: CalendarRecord) -> AbstractContextManager[None]:
+        return nullcontext() if self.ownership is None else self.ownership.syncing(calendar.pk)
+
+    def _after_calendar(self, view: StoreView, pass_started: datetime) -> None:
+        """Record the sync on the lease row: by whom, and when the next one is due."""
+        if self.ownership is None or not isinstance(view, FencedStore):
+            return
+        due_at = pass_started + self.settings.sync.interval
+        try:
+            with self.store.write() as uow:
+                uow.sync_leases.synced(view.calendar_pk, view.replica, view.token, due_at)
+        except Exception:
+            log.exception("calendar %s: could not record its sync on the lease", view.calendar_pk)
+        self.ownership.synced(view.calendar_pk, due_at)
+        log.info(
+            "calendar %d synced by replica %s (token %d, pass of %s)",
+            view.calendar_pk,
+            view.replica,
+            view.token,
+            pass_started.isoformat(),
+        )
 
     def _record_synced(
         self,
@@ -432,7 +531,7 @@ class SyncEngine:
         partial: CalendarSyncOutcome | None = None,
     ) -> CalendarSyncOutcome:
         message = describe(exc)
-        if not _is_bug(exc):
+        if not is_bug(exc):
             # The report carries it; its reader logs or prints it once.
             log.debug("calendar %s: sync failed: %s", calendar.calendar_id, message)
         else:
@@ -444,51 +543,47 @@ class SyncEngine:
         except Exception:
             log.exception("calendar %s: could not record the failure", calendar.calendar_id)
         if partial is not None:  # pulled and stored fine; the push failed
-            return replace(partial, ok=False, error=message, bug=_is_bug(exc))
+            return replace(partial, ok=False, error=message, bug=is_bug(exc))
         return CalendarSyncOutcome(
-            calendar.calendar_id, calendar.name, ok=False, error=message, bug=_is_bug(exc)
+            calendar.calendar_id, calendar.name, ok=False, error=message, bug=is_bug(exc)
         )
 
     def _account_failure(
         self, account: AccountSettings, profile: ProfileRecord, exc: BaseException
     ) -> AccountSyncReport:
         message = describe(exc)
-        if _is_bug(exc):
+        if is_bug(exc):
             log.error("account %r: sync failed unexpectedly", account.name, exc_info=exc)
         else:  # the report carries it; its reader logs or prints it once
             log.debug("account %r: sync failed: %s", account.name, message)
         retry_at = None
         try:
             if isinstance(exc, CredentialsInvalid):
-                self._mark_disconnected(profile, exc)
+                self._mark_disconnected(profile, exc, account)
             elif isinstance(exc, RateLimited | TransientProviderError):
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 retry_at = self.backoff(account.name).failure(
                     self._clock(), retry_after=retry_after
                 )
             with self.store.write() as uow:
+                # Also on the profile: a first attempt has no calendar to hold it.
+                uow.profiles.set_status(profile.pk, last_error=message)
                 for calendar in uow.calendars.list_by_profile(profile.pk):
                     uow.calendars.set_sync_status(
                         calendar.pk, last_sync_at=None, last_error=message
                     )
         except Exception:
             log.exception("account %r: could not record the failure", account.name)
-        return AccountSyncReport(account.name, error=message, retry_at=retry_at, bug=_is_bug(exc))
+        return AccountSyncReport(account.name, error=message, retry_at=retry_at, bug=is_bug(exc))
 
-    def _mark_disconnected(self, profile: ProfileRecord, exc: CredentialsInvalid) -> None:
+    def _mark_disconnected(
+        self, profile: ProfileRecord, exc: CredentialsInvalid, account: AccountSettings
+    ) -> None:
         with self.store.write() as uow:
-            mark_disconnected(uow, profile, exc.message)
-
-
-def _refused(account: AccountSettings, refusal: Refusal) -> AccountSyncReport:
-    return AccountSyncReport(
-        account.name,
-        error=refusal.message,
-        retry_at=refusal.retry_at,
-        skipped=True,
-        busy=refusal.busy,
-    )
-
-
-def _not_synced(calendar: CalendarRecord, why: str) -> CalendarSyncOutcome:
-    return CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=False, error=why)
+            mark_disconnected(
+                uow,
+                profile,
+                exc.message,
+                base_url=self.settings.api.base_url,
+                refused=fingerprint(account),
+            )

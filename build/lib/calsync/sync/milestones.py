@@ -69,13 +69,23 @@ def after_calendar_synced(
     return True
 
 
-def mark_disconnected(uow: UnitOfWork, profile: ProfileRecord, reason: str) -> bool:
+def mark_disconnected(
+    uow: UnitOfWork,
+    profile: ProfileRecord,
+    reason: str,
+    *,
+    base_url: str | None = None,
+    refused: str | None = None,
+) -> bool:
     """Record the profile as disconnected; queue ``profile_disconnected`` if it was
-    connected until now. Returns whether it queued one."""
+    connected until now. Returns whether it queued one. ``refused``: the fingerprint
+    of the refused credentials (`calsync.sync.credentials`)."""
     current = uow.profiles.get_by_pk(profile.pk)
     uow.profiles.set_connected(profile.pk, False, reason=reason)
+    uow.profiles.set_status(profile.pk, last_error=reason, refused_credentials=refused)
     if not current.connected:
         return False
     account = uow.accounts.get(current.account_pk)
-    enqueue_profile_event(uow, account, current, PROFILE_DISCONNECTED)
+    # A profile from the connect flow carries its relink URL (``base_url`` is the API's).
+    enqueue_profile_event(uow, account, current, PROFILE_DISCONNECTED, relink_base_url=base_url)
     return True

@@ -1,23 +1,33 @@
-"""Storing a listing pulled from scratch page by page, inside one write transaction.
+"""Storing a listing pulled from scratch: one short write transaction per page.
 
 A first sync (or a reconcile after an expired cursor) lists the whole calendar.
-Accumulating it before planning kept every `RemoteEvent`, every written row and
-its record alive at once (~200 MiB at 10k events). Here each page is planned
-(`plan_page`) and applied as it arrives and then dropped; only the set of listed
-remote ids is kept, for the end (`plan_listing_end`): a complete listing's
-absences, the mass-delete guard over the whole pull, and the cursor, all in the
-same transaction as the data. If the guard aborts, `ListingAborted` is raised
-so the caller's unit of work rolls every page back: nothing is stored.
+Holding one write transaction across that listing kept memory bounded but held
+SQLite's only write lock for the whole pull (minutes for a large calendar), so
+every API write waited and failed with 503 after 30 s. Here each page is
+planned (`plan_page`) and committed in a transaction of its own, and then
+dropped; only the sets of listed and deleted remote ids are kept for the end.
 
-Rules that relate events across pages still hold at the end: a complete
-listing's absence rule sees everything stored and not listed. Only their
-bookkeeping can differ from planning the listing whole (e.g. an event one page
-lists and a later page names deleted is stored, then tombstoned).
+The cursor is still stored only with complete data: it is written by the last
+transaction (`plan_listing_end`), after every page has committed, together with
+the listing's deletions (what pages named deleted, and what a complete listing
+omitted) and the mass-delete guard over all of them. A pull that fails midway
+(a provider error, a crash, a lost lease) leaves the pages it committed and no
+cursor: the next pass lists from scratch again and finds them unchanged (same
+fingerprints: no writes, no notifications). Staging the pages and swapping them
+in with the cursor was the other option; it writes every event twice and the
+swap is again one long transaction, so it was not taken.
+
+What a committed page holds is remote content the provider listed, so keeping
+it is never wrong. Deletions are what the guard exists for: they are all
+deferred to the last transaction, so a guard abort (`ListingAborted`) rolls
+back every deletion of the pull and stores no cursor, while the listed events
+stay stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 
 from calsync.errors import TransientProviderError
 from calsync.providers.base import PullPage
@@ -27,9 +37,14 @@ from calsync.sync.apply import ApplyResult, apply_plan, load_state
 from calsync.sync.planner import plan_listing_end, plan_page
 from calsync.sync.state import ListingEnd, Pulled, SyncPolicy
 
+#: Opens one write transaction (the engine's: fenced by the calendar's lease).
+WriteFn = Callable[[], AbstractContextManager[UnitOfWork]]
+#: Runs in the last transaction, after the cursor is written (status, milestones).
+FinishFn = Callable[[UnitOfWork, Pulled], None]
+
 
 class ListingAborted(Exception):
-    """The mass-delete guard refused the listing: roll the transaction back."""
+    """The mass-delete guard refused the listing's deletions: nothing deleted, no cursor."""
 
     def __init__(self, abort: AbortMassDelete) -> None:
         super().__init__(abort.reason)
@@ -37,15 +52,23 @@ class ListingAborted(Exception):
 
 
 def store_listing(
-    uow: UnitOfWork, calendar_pk: int, pages: Iterable[PullPage], policy: SyncPolicy
+    write: WriteFn,
+    calendar_pk: int,
+    pages: Iterable[PullPage],
+    policy: SyncPolicy,
+    finish: FinishFn,
+    *,
+    live_before: int,
 ) -> tuple[ApplyResult, Pulled]:
-    """Plan and apply each page, then the listing's end. Returns what was applied
-    and the pull's flags (a `Pulled` without its events). Raises `ListingAborted`
-    (store nothing) and `TransientProviderError` (no final page)."""
-    live_before = uow.events.count_live(calendar_pk)
+    """Commit each page's upserts, then deletions, guard and cursor together.
+
+    Returns what was applied and the pull's flags (a `Pulled` without its
+    events). Raises `ListingAborted` (no deletion, no cursor) and
+    `TransientProviderError` (no final page: no deletion, no cursor).
+    ``live_before``: the calendar's live events before the pull (the guard's base).
+    """
     listed: set[str] = set()
     deleted: set[str] = set()
-    tombstoned = 0
     result = ApplyResult()
     flags = Pulled(from_scratch=True)
     for page in pages:
@@ -57,31 +80,49 @@ def store_listing(
                 unchanged=page.unchanged,
             )
         )
-        narrow = Pulled(changed=page.changed, deleted=page.deleted, from_scratch=True)
-        actions = plan_page(load_state(uow, calendar_pk, narrow), page, policy)
-        tombstoned += sum(isinstance(a, TombstoneFromRemote) for a in actions)
-        _merge(result, apply_plan(uow, calendar_pk, actions))
-        listed.update(event.remote_id for event in page.changed)
-        deleted.update(page.deleted)
+        if page.changed:
+            upserts = Pulled(changed=page.changed, from_scratch=True)
+            with write() as uow:
+                actions = plan_page(load_state(uow, calendar_pk, upserts), page_of(page), policy)
+                _merge(result, apply_plan(uow, calendar_pk, actions))
+        # The later word wins: listed after being named deleted, or the reverse.
+        page_listed = {event.remote_id for event in page.changed}
+        listed |= page_listed
+        deleted = (deleted - page_listed) | set(page.deleted)
         if page.final:
             break
     if not flags.final:
         raise TransientProviderError("the provider's listing ended without its final page")
-    end = ListingEnd(
-        listed=frozenset(listed),
-        deleted=frozenset(deleted),
-        full_listing=flags.full_listing,
-        cursor=flags.cursor,
-        live_before=live_before,
-        tombstoned=tombstoned,
-    )
-    # The absence rule needs the whole calendar; only a complete listing has one.
-    state = load_state(uow, calendar_pk, None if flags.full_listing else flags)
-    applied = apply_plan(uow, calendar_pk, plan_listing_end(state, end, policy))
-    if applied.aborted is not None:
-        raise ListingAborted(applied.aborted)
-    _merge(result, applied)
+    with write() as uow:
+        tombstoned = 0
+        if deleted:
+            gone = Pulled(deleted=tuple(sorted(deleted)), from_scratch=True)
+            actions = plan_page(
+                load_state(uow, calendar_pk, gone), PullPage(deleted=gone.deleted), policy
+            )
+            tombstoned = sum(isinstance(a, TombstoneFromRemote) for a in actions)
+            _merge(result, apply_plan(uow, calendar_pk, actions))
+        end = ListingEnd(
+            listed=frozenset(listed),
+            deleted=frozenset(deleted),
+            full_listing=flags.full_listing,
+            cursor=flags.cursor,
+            live_before=live_before,
+            tombstoned=tombstoned,
+        )
+        # The absence rule needs the whole calendar; only a complete listing has one.
+        state = load_state(uow, calendar_pk, None if flags.full_listing else flags)
+        applied = apply_plan(uow, calendar_pk, plan_listing_end(state, end, policy))
+        if applied.aborted is not None:
+            raise ListingAborted(applied.aborted)  # rolls this transaction back
+        _merge(result, applied)
+        finish(uow, flags)
     return result, flags
+
+
+def page_of(page: PullPage) -> PullPage:
+    """The page's listed events only: its deletions wait for the last transaction."""
+    return PullPage(changed=page.changed)
 
 
 def _merge(into: ApplyResult, more: ApplyResult) -> None:

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from calsync.errors import NotFound, PreconditionFailed
 from calsync.model import round_trip_key
 from calsync.providers.base import Provider, WriteResult
-from calsync.store import CalendarRecord, EventRecord, PushAttemptRecord, Store
+from calsync.store import CalendarRecord, EventRecord, PushAttemptRecord
 from calsync.sync.etags import split_stored, unconfirmed
+from calsync.sync.ownership import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class PushResult:
     stale: bool = False
 
 
-def push_pending(store: Store, provider: Provider, calendar: CalendarRecord) -> PushResult:
+def push_pending(store: StoreView, provider: Provider, calendar: CalendarRecord) -> PushResult:
     """Push every pending change of ``calendar``. Provider errors other than a
     stale precondition propagate; what was not pushed stays pending."""
     assert calendar.remote_id is not None
@@ -87,7 +88,7 @@ def _attempt(record: EventRecord) -> PushAttemptRecord:
     return PushAttemptRecord(record.event_uid, record.change_seq, op, key)
 
 
-def _master_remote_id(store: Store, record: EventRecord) -> str | None:
+def _master_remote_id(store: StoreView, record: EventRecord) -> str | None:
     if record.recurring_event_uid is None:
         return None
     with store.read() as uow:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from calsync.errors import NotFound
 from calsync.ids import new_id
+from calsync.store.channels_models import Channel
 from calsync.store.journal import Journal
-from calsync.store.models import Account, Calendar, Profile
+from calsync.store.models import AccessToken, Account, Calendar, Event, Profile
 from calsync.store.records import AccountRecord, CalendarRecord, ProfileRecord
 from calsync.store.sql import insert_ignore, utcnow
 
@@ -47,6 +48,8 @@ def profile_record(row: Profile) -> ProfileRecord:
         connected=row.connected,
         disconnect_reason=row.disconnect_reason,
         created_at=row.created_at,
+        last_error=row.last_error,
+        refused_credentials=row.refused_credentials,
     )
 
 
@@ -164,6 +167,22 @@ class AccountRepo:
             self._session.flush()
         return account_record(account), profile_record(profile), calendar_record(calendar, profile)
 
+    def contents(self, account_pk: int) -> dict[str, int]:
+        """What removing the account takes with it: calendars, live events, API
+        tokens (access and refresh) and notification channels."""
+        counts: dict[str, int] = {}
+        queries = {
+            "calendars": select(func.count()).where(Calendar.account_id == account_pk),
+            "events": select(func.count()).where(
+                Event.account_id == account_pk, Event.deleted.is_(False)
+            ),
+            "tokens": select(func.count()).where(AccessToken.account_id == account_pk),
+            "channels": select(func.count()).where(Channel.account_id == account_pk),
+        }
+        for label, query in queries.items():
+            counts[label] = int(self._session.execute(query).scalar_one())
+        return counts
+
     def delete(self, account_pk: int) -> None:
         """Remove the account and everything it owns (`calsync account remove`)."""
         self._journal.require_writable()
@@ -221,11 +240,34 @@ class ProfileRepo:
     def set_connected(
         self, profile_pk: int, connected: bool, *, reason: str | None = None
     ) -> ProfileRecord:
-        """Mark the profile (dis)connected; ``reason`` says why it was disconnected."""
+        """Mark the profile (dis)connected; ``reason`` says why it was disconnected.
+        Connecting forgets any refused credentials."""
         self._journal.require_writable()
+        row = self._row(profile_pk)
+        row.connected = connected
+        row.disconnect_reason = None if connected else reason
+        if connected:
+            row.refused_credentials = None
+        return profile_record(row)
+
+    def set_status(
+        self,
+        profile_pk: int,
+        *,
+        last_error: str | None,
+        refused_credentials: str | None = None,
+    ) -> ProfileRecord:
+        """Record the last account-level error (None: the profile just synced) and,
+        when the provider refused them, the fingerprint of the credentials."""
+        self._journal.require_writable()
+        row = self._row(profile_pk)
+        row.last_error = last_error
+        if refused_credentials is not None or last_error is None:
+            row.refused_credentials = refused_credentials
+        return profile_record(row)
+
+    def _row(self, profile_pk: int) -> Profile:
         row = self._session.get(Profile, profile_pk)
         if row is None:
             raise NotFound(f"no profile with key {profile_pk}")
-        row.connected = connected
-        row.disconnect_reason = None if connected else reason
-        return profile_record(row)
+        return row

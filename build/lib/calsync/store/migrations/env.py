@@ -8,7 +8,9 @@ from __future__ import annotations
 from alembic import context
 
 from calsync.store import (
+    availability_models,  # noqa: F401  (registers its table)
     channels_models,  # noqa: F401  (registers its tables on Base)
+    connect_models,  # noqa: F401  (registers its tables)
     provider_channels_models,  # noqa: F401  (registers its table)
     push_models,  # noqa: F401  (registers its table)
 )

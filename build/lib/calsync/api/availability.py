@@ -1,0 +1,227 @@
+"""``POST /v1/availability``: when are the participants free, across every synced calendar.
+
+Who may ask (Cronofy's rules): an account's access token, for its own sub only;
+the application's client secret as bearer (Cronofy's "API key"), for any sub of
+the application. An account token naming any other sub is refused with 403 and
+no data, whether that sub exists or not (so a token cannot probe for subs); with
+the API key an unknown sub is a 422 on its field.
+
+The request is validated first (`availability_request`: every problem at once,
+never a 5xx). Then one read transaction: the members' accounts in one query
+(their versions key the caches), each member's busy candidates in ONE indexed
+query (`store.repos.busy`), the managed members' rules in one query; the series
+are expanded and the pure core (`calsync.availability`) answers.
+
+Caching, never stale: the rendered answer is kept in the read cache under the
+request body and every member account's version (``last_change_seq``, moved by
+each event write, calendar change and availability-rule change) as read at the
+start of the transaction, and each member's busy time in `BusyCache` under its
+account's version. An entry filed under version N holds data at least as new as
+N; once a write commits, every later request reads a higher version and misses.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.concurrency import run_in_threadpool
+
+from calsync.api.availability_busy import busy_intervals
+from calsync.api.availability_request import ParsedQuery, parse_availability
+from calsync.api.availability_rules import core_rule
+from calsync.api.availability_schemas import AVAILABILITY_QUERY, AvailabilityAnswer
+from calsync.api.deps import ApiServices, Services, _bearer_scheme, bearer_token, require_account
+from calsync.api.errors import Forbidden
+from calsync.api.openapi import BODY_ROUTE, responses
+from calsync.api.request_schemas import json_body
+from calsync.api.response_schemas import ok
+from calsync.availability import (
+    AvailabilityRule,
+    AvailableResult,
+    Interval,
+    ResponseFormat,
+    find_availability,
+)
+from calsync.errors import ValidationError
+from calsync.store import UnitOfWork
+from calsync.store.records import AccountRecord
+
+router = APIRouter(tags=["availability"])
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asks: an account (its token), or the application (``account`` None)."""
+
+    account: AccountRecord | None
+
+
+def is_api_key(services: ApiServices, token: str) -> bool:
+    secret = services.settings.api.client_secret_file
+    return secret is not None and hmac.compare_digest(token.encode(), secret.reveal().encode())
+
+
+async def require_asker(
+    request: Request,
+    services: Services,
+    declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Asker:
+    """The application for its client secret as bearer, else the token's account (401)."""
+    token = bearer_token(request)
+    if token is not None and is_api_key(services, token):
+        return Asker(None)
+    context = await require_account(request, services, declared)
+    return Asker(context.account)
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
+
+
+def render(results: list[AvailableResult], key: str) -> bytes:
+    items = [
+        {
+            "start": _instant(r.start),
+            "end": _instant(r.end),
+            "participants": [{"sub": sub} for sub in r.participants],
+        }
+        for r in results
+    ]
+    return json.dumps({key: items}, separators=(",", ":")).encode()
+
+
+def _window(parsed: ParsedQuery) -> tuple[datetime, datetime]:
+    """The busy time that can matter: a busy ``[a, b)`` blocks ``[a - after, b + before)``."""
+    query = parsed.query
+    start = min(p[0] for p in query.query_periods) - query.buffer.before
+    end = max(p[1] for p in query.query_periods) + query.buffer.after
+    return start, end
+
+
+def _accounts(uow: UnitOfWork, parsed: ParsedQuery) -> dict[str, AccountRecord]:
+    accounts = uow.availability.accounts_by_sub(parsed.subs)
+    unknown = [sub for sub in parsed.subs if sub not in accounts]
+    if unknown:
+        raise ValidationError(
+            {
+                f"{parsed.fields[sub]}.sub": [
+                    {"key": "errors.unknown_sub", "description": f"unknown sub {sub!r}"}
+                ]
+                for sub in unknown
+            }
+        )
+    return accounts
+
+
+def _rules(
+    uow: UnitOfWork, parsed: ParsedQuery, accounts: Mapping[str, AccountRecord]
+) -> tuple[dict[str, list[AvailabilityRule]], dict[str, tuple[str, ...] | None]]:
+    """The managed members' rules, and each member's busy calendars (a managed member
+    without calendar_ids of its own reads its rules' calendars when they all name some)."""
+    managed = {
+        member.sub
+        for group in parsed.query.participants
+        for member in group.members
+        if member.managed_availability
+    }
+    calendars = dict(parsed.calendar_ids)
+    if not managed:
+        return {}, calendars
+    stored = uow.availability.rules_of([accounts[sub].pk for sub in managed])
+    rules: dict[str, list[AvailabilityRule]] = {}
+    for sub in managed:
+        records = stored[accounts[sub].pk]
+        rules[sub] = [core_rule(r) for r in records]
+        if calendars[sub] is None and records and all(r.calendar_ids for r in records):
+            calendars[sub] = tuple(dict.fromkeys(c for r in records for c in r.calendar_ids or ()))
+    return rules, calendars
+
+
+def _check_calendars(
+    uow: UnitOfWork, parsed: ParsedQuery, accounts: Mapping[str, AccountRecord]
+) -> None:
+    problems: dict[str, list[dict[str, str]]] = {}
+    for sub, ids in parsed.calendar_ids.items():
+        if ids is None:
+            continue
+        unknown = set(ids) - uow.availability.known_calendar_ids(accounts[sub].pk, ids)
+        if unknown:
+            problems[f"{parsed.fields[sub]}.calendar_ids"] = [
+                {
+                    "key": "errors.unknown_calendar",
+                    "description": f"unknown calendar id {sorted(unknown)[0]!r}",
+                }
+            ]
+    if problems:
+        raise ValidationError(problems)
+
+
+def answer(services: ApiServices, parsed: ParsedQuery, body_key: str) -> bytes:
+    """The rendered answer (see the module doc for the reads and the caches)."""
+    with services.store.read() as uow:
+        accounts = _accounts(uow, parsed)
+        versions = tuple(
+            (sub, accounts[sub].pk, accounts[sub].last_change_seq, accounts[sub].email)
+            for sub in parsed.subs
+        )
+        cache_key = ("availability", body_key, versions)
+        cached = services.read_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        _check_calendars(uow, parsed, accounts)
+        rules, calendars = _rules(uow, parsed, accounts)
+        window = _window(parsed)
+        busy: dict[str, list[Interval]] = {}
+        for sub in parsed.subs:
+            account = accounts[sub]
+            ids = calendars[sub]
+            busy_key = (account.pk, account.last_change_seq, account.email, ids, window)
+            found = services.busy_cache.get(busy_key)
+            if found is None:
+                rows = uow.availability.busy_rows(account.pk, ids, window)
+                found = busy_intervals(rows, window, account.email)
+                services.busy_cache.put(busy_key, found)
+            busy[sub] = found
+    results = find_availability(parsed.query, busy, rules)
+    slots = parsed.query.response_format is not ResponseFormat.PERIODS
+    body = render(results, "available_slots" if slots else "available_periods")
+    services.read_cache.put(cache_key, body)
+    return body
+
+
+def authorize(asker: Asker, parsed: ParsedQuery) -> None:
+    """An account token asks for its own sub only: 403, before anything is read."""
+    if asker.account is None:
+        return
+    others = [sub for sub in parsed.subs if sub != asker.account.sub]
+    if others:
+        raise Forbidden("an account's token may only query its own sub's availability")
+
+
+@router.post(
+    "/v1/availability",
+    response_model=None,
+    responses={**ok(AvailabilityAnswer), **responses(*BODY_ROUTE, 403)},
+    openapi_extra={
+        **json_body(AVAILABILITY_QUERY),
+        "security": [{"bearer": []}],
+    },
+)
+async def availability_route(
+    body: Annotated[dict[str, Any], Body()],
+    asker: Annotated[Asker, Depends(require_asker)],
+    services: Services,
+) -> Response:
+    parsed = parse_availability(body)
+    authorize(asker, parsed)
+    body_key = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    content = await run_in_threadpool(answer, services, parsed, body_key)
+    return Response(content=content, media_type="application/json")

@@ -1,0 +1,357 @@
+"""Pulling one calendar through ``calendarView/delta`` (https://learn.microsoft.com/en-us/graph/delta-query-events).
+
+The cursor is JSON: the whole ``@odata.deltaLink`` (followed verbatim, as are
+``@odata.nextLink``s) and the window the round was started with, in whole UTC
+days. A delta round is bound to its window, so when the engine's window has
+moved on by a day, the pull starts a new round for the new window and reports
+what it lists as changes (nothing that merely left the window is deleted), then
+drains the old link for the deletions it still owes.
+
+calendarView lists instances, never series masters: single events, occurrences
+and exceptions. A series becomes the store's master (fetched once per pull with
+``GET /me/events/{seriesMasterId}``, cached per process by etag, which its
+occurrences share) plus its exceptions as overrides; occurrences themselves are
+not stored. Which master an instance id belongs to is kept per process
+(`CalendarMemory`), because a removed occurrence comes as a bare id:
+
+- ``@removed`` of a known occurrence or exception: its master is fetched; gone
+  -> the series is deleted; else the instance is fetched: gone -> a cancelled
+  override (EXDATE equivalent), else it moved out of the window (listed as is).
+- ``@removed`` of another id: fetched; 404 -> deleted; found -> it moved out of
+  the window (Graph reports changes outside the window as removals), listed as is.
+- An unknown id that is gone, in a process that has not listed the calendar in
+  full yet, may be an occurrence of a series it cannot name: the pull answers
+  `CursorExpired`, and the engine reconciles with a full listing (through the
+  mass-delete guard). The same happens on 410 ``syncStateNotFound`` or
+  ``resyncRequired`` (codes compared case-insensitively).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from calsync.errors import CursorExpired, ProviderError
+from calsync.model import RemoteEvent
+from calsync.providers._graph_convert import (
+    MARKER_PROPERTY,
+    cancelled_override,
+    parse_offset_time,
+    to_remote_event,
+)
+from calsync.providers._graph_http import GraphApiError, GraphClient
+from calsync.providers._graph_recurrence import starts_between
+from calsync.providers.base import PullPage, SyncWindow
+
+#: Masters fetched at once; Graph's MailboxConcurrency limit is 4.
+CONCURRENT_REQUESTS = 4
+RESET_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
+MASTER_QUERY = {"$expand": f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY}')"}
+
+
+@dataclass
+class CalendarMemory:
+    """What one process knows about one calendar's series (see the module docstring)."""
+
+    #: Instance id (occurrence or exception) -> (master id, original start).
+    instances: dict[str, tuple[str, date | datetime]] = field(default_factory=dict)
+    #: Master id -> (etag, the master as listed).
+    masters: dict[str, tuple[str | None, RemoteEvent]] = field(default_factory=dict)
+    #: A full round of this calendar ran in this process.
+    complete: bool = False
+
+
+_memories: dict[tuple[str, str], CalendarMemory] = {}
+_memories_lock = threading.Lock()
+
+
+def memory_for(account_key: str, calendar_id: str) -> CalendarMemory:
+    with _memories_lock:
+        return _memories.setdefault((account_key, calendar_id), CalendarMemory())
+
+
+def round_window(window: SyncWindow) -> tuple[datetime, datetime]:
+    """The window in whole UTC days, so a round is restarted once a day, not every pass."""
+    start = datetime.combine(window.start.astimezone(UTC).date(), time(), tzinfo=UTC)
+    end_day = window.end.astimezone(UTC).date()
+    end = datetime.combine(end_day, time(), tzinfo=UTC)
+    if end < window.end:
+        end += timedelta(days=1)
+    return start, end
+
+
+def _stamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_reset(exc: GraphApiError) -> bool:
+    return exc.status == 410 or exc.code.lower() in RESET_CODES
+
+
+class DeltaPull:
+    def __init__(self, client: GraphClient, calendar_id: str, memory: CalendarMemory) -> None:
+        self.client = client
+        self.calendar_id = calendar_id
+        self.memory = memory
+        self.path = f"/me/calendars/{calendar_id}/calendarView/delta"
+        self._emitted: set[str] = set()
+        #: Master id -> original starts listed in this round (occurrences and exceptions).
+        self._listed_originals: dict[str, set[date | datetime]] = {}
+
+    # -- requests ---------------------------------------------------------------------
+
+    def _get(self, link: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        try:
+            return self.client.json("GET", link, "calendarView/delta", params=params)
+        except GraphApiError as exc:
+            if _is_reset(exc):
+                raise CursorExpired(exc.message) from exc
+            raise
+
+    def _start(self, window: tuple[datetime, datetime]) -> dict[str, Any]:
+        params = {"startDateTime": _stamp(window[0]), "endDateTime": _stamp(window[1])}
+        return self._get(self.path, params)
+
+    def _rounds(self, first: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        page = first
+        while True:
+            yield page
+            link = page.get("@odata.nextLink")
+            if not link:
+                return
+            page = self._get(str(link))
+
+    def _event(self, event_id: str, query: dict[str, str] | None = None) -> dict[str, Any] | None:
+        try:
+            return self.client.json("GET", f"/me/events/{event_id}", "get event", params=query)
+        except GraphApiError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+
+    # -- full rounds ------------------------------------------------------------------------
+
+    def full(self, window: SyncWindow) -> Iterator[PullPage]:
+        bounds = round_window(window)
+        first = self._start(bounds)  # fetched now: failures raise before any page
+        return self._full_pages(first, bounds)
+
+    def _full_pages(
+        self, first: dict[str, Any], bounds: tuple[datetime, datetime]
+    ) -> Iterator[PullPage]:
+        self.memory.instances.clear()
+        for page in self._rounds(first):
+            changed = self._listed(page.get("value") or ())
+            if page.get("@odata.nextLink"):
+                yield PullPage(changed=tuple(changed))
+                continue
+            link = page.get("@odata.deltaLink")
+            if not link:
+                raise ProviderError("Graph's last delta page carried no @odata.deltaLink")
+            self.memory.complete = True
+            changed += self._cancellations(bounds)
+            yield PullPage(
+                changed=tuple(changed),
+                final=True,
+                cursor=dump_cursor(str(link), bounds),
+                full_listing=True,
+            )
+
+    # -- incremental rounds --------------------------------------------------------------------
+
+    def incremental(self, cursor: str, window: SyncWindow) -> Iterator[PullPage]:
+        link, old_bounds = load_cursor(cursor)
+        bounds = round_window(window)
+        changed: list[RemoteEvent] = []
+        removed: list[str] = []
+        if bounds != old_bounds:
+            # The window moved: a new round for it, then what the old link still owes.
+            fresh = list(self._rounds(self._start(bounds)))
+            for page in fresh:
+                changed += self._listed(page.get("value") or ())
+            new_link = fresh[-1].get("@odata.deltaLink")
+            old_pages = list(self._rounds(self._get(link)))
+        else:
+            old_pages = list(self._rounds(self._get(link)))
+            new_link = old_pages[-1].get("@odata.deltaLink")
+        for page in old_pages:
+            items = page.get("value") or ()
+            removed += [str(i["id"]) for i in items if "@removed" in i and i.get("id")]
+            changed += self._listed([i for i in items if "@removed" not in i])
+        if not new_link:
+            raise ProviderError("Graph's last delta page carried no @odata.deltaLink")
+        listed = {e.remote_id for e in changed}
+        extra, deleted = self._resolve([r for r in dict.fromkeys(removed) if r not in listed])
+        return iter(
+            [
+                PullPage(
+                    changed=tuple(changed + extra),
+                    deleted=tuple(deleted),
+                    final=True,
+                    cursor=dump_cursor(str(new_link), bounds),
+                )
+            ]
+        )
+
+    # -- instances -> masters and overrides -----------------------------------------------------
+
+    def _listed(self, items: Any) -> list[RemoteEvent]:
+        """Singles and exceptions as they come, with each series' master before them."""
+        self._prefetch_masters(items)
+        events: list[RemoteEvent] = []
+        for item in items:
+            if "@removed" in item:
+                continue
+            kind = item.get("type")
+            if kind == "singleInstance":
+                events.append(to_remote_event(item))
+                continue
+            master_id = item.get("seriesMasterId") if kind != "seriesMaster" else item.get("id")
+            if not isinstance(master_id, str):
+                continue
+            etag = item.get("@odata.etag") if kind in ("occurrence", "seriesMaster") else None
+            master = self._master(master_id, etag)
+            if master is None:
+                continue  # deleted meanwhile; the next round says so
+            if master_id not in self._emitted:
+                self._emitted.add(master_id)
+                events.append(master)
+            if kind in ("occurrence", "exception") and isinstance(item.get("originalStart"), str):
+                original = parse_offset_time(item["originalStart"])
+                key: date | datetime = original
+                if master.content.all_day:
+                    key = original.date()
+                self.memory.instances[str(item["id"])] = (master_id, key)
+                self._listed_originals.setdefault(master_id, set()).add(key)
+            if kind == "exception":
+                events.append(to_remote_event(item, master_zone=_zone_label(master)))
+        return events
+
+    def _prefetch_masters(self, items: Any) -> None:
+        """Fetch the page's unknown masters a few at a time (Graph allows four concurrent
+        requests per mailbox and app: https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+        wanted: dict[str, str | None] = {}
+        for item in items:
+            kind = item.get("type")
+            if "@removed" in item or kind not in ("occurrence", "exception"):
+                continue
+            master_id = item.get("seriesMasterId")
+            if not isinstance(master_id, str) or master_id in wanted:
+                continue
+            etag = item.get("@odata.etag") if kind == "occurrence" else None
+            cached = self.memory.masters.get(master_id)
+            if cached is None or (etag is not None and cached[0] != etag):
+                wanted[master_id] = etag
+        if len(wanted) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
+            for _ in pool.map(lambda pair: self._master(*pair), wanted.items()):
+                pass
+
+    def _cancellations(self, bounds: tuple[datetime, datetime]) -> list[RemoteEvent]:
+        """Occurrences a full round did not list, of the series it listed: cancelled.
+
+        A cancelled occurrence is simply absent from calendarView, so the series'
+        rule names it and Graph does not. Only occurrences a day clear of the
+        window's edges are judged (an edge occurrence may overlap it or not).
+        """
+        first, last = bounds[0] + timedelta(days=1), bounds[1] - timedelta(days=1)
+        found: list[RemoteEvent] = []
+        for master_id, listed in self._listed_originals.items():
+            cached = self.memory.masters.get(master_id)
+            if cached is None or not cached[1].content.recurrence:
+                continue
+            content = cached[1].content
+            try:
+                expected = starts_between(
+                    content.recurrence, content.start, _zone(content.tzid), first, last
+                )
+            except (ValueError, TypeError):
+                continue  # a rule dateutil cannot read: nothing is judged cancelled
+            for original in expected:
+                if original not in listed:
+                    stamp = (
+                        original.strftime("%Y%m%dT%H%M%SZ")
+                        if isinstance(original, datetime)
+                        else original.strftime("%Y%m%d")
+                    )
+                    remote_id = f"{master_id}/cancelled/{stamp}"
+                    found.append(cancelled_override(remote_id, master_id, original))
+        return found
+
+    def _master(self, master_id: str, etag: str | None) -> RemoteEvent | None:
+        cached = self.memory.masters.get(master_id)
+        if cached is not None and (etag is None or cached[0] == etag):
+            return cached[1]
+        found = self._event(master_id, MASTER_QUERY)
+        if found is None:
+            self.memory.masters.pop(master_id, None)
+            return None
+        master = to_remote_event(found)
+        self.memory.masters[master_id] = (master.etag, master)
+        return master
+
+    def _resolve(self, removed: list[str]) -> tuple[list[RemoteEvent], list[str]]:
+        """Removed ids -> (events to list again, ids that are gone)."""
+        changed: list[RemoteEvent] = []
+        deleted: list[str] = []
+        masters_gone: set[str] = set()
+        for remote_id in removed:
+            known = self.memory.instances.get(remote_id)
+            if known is not None:
+                master_id, _original = known
+                if master_id in masters_gone:
+                    continue
+                if self._event(master_id) is None:
+                    masters_gone.add(master_id)
+                    self.memory.masters.pop(master_id, None)
+                    deleted.append(master_id)
+                    continue
+            found = self._event(remote_id)
+            if found is not None:
+                # It moved out of the window (or changed there): listed, not deleted.
+                changed += self._listed([found])
+            elif known is not None:
+                changed.append(cancelled_override(remote_id, known[0], known[1]))
+            elif self.memory.complete:
+                deleted.append(remote_id)
+            else:
+                raise CursorExpired(
+                    f"calendar {self.calendar_id!r}: a removal this process cannot place "
+                    "(it has not listed the calendar yet); reconciling"
+                )
+        for gone in masters_gone:
+            for instance, (master_id, _) in list(self.memory.instances.items()):
+                if master_id == gone:
+                    del self.memory.instances[instance]
+        return changed, deleted
+
+
+def _zone(tzid: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Etc/UTC")
+
+
+def _zone_label(master: RemoteEvent) -> str:
+    return master.content.tzid
+
+
+def dump_cursor(link: str, bounds: tuple[datetime, datetime]) -> str:
+    return json.dumps({"link": link, "start": _stamp(bounds[0]), "end": _stamp(bounds[1])})
+
+
+def load_cursor(cursor: str) -> tuple[str, tuple[datetime, datetime]]:
+    try:
+        parsed = json.loads(cursor)
+        bounds = (parse_offset_time(parsed["start"]), parse_offset_time(parsed["end"]))
+        return str(parsed["link"]), bounds
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CursorExpired("the stored Graph cursor is unreadable; listing again") from exc

@@ -1,0 +1,94 @@
+"""The keys of a ``provider = "microsoft"`` account (its ``[[accounts]]`` table).
+
+Kept apart from `calsync.providers.microsoft` so that reading the config schema
+never imports msal or the Graph client.
+"""
+
+from __future__ import annotations
+
+from calsync.config.schema import Key, KeyType, Section
+
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com/common"
+DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com/v1.0"
+DEFAULT_PAGE_SIZE = 250
+MAX_PAGE_SIZE = 1000
+
+CONFIG_SECTION = Section(
+    "microsoft",
+    repeated=True,
+    help="A Microsoft 365 / Outlook.com calendar account through Microsoft Graph.",
+    keys=[
+        Key(
+            "client_id",
+            KeyType.STR,
+            help="Application (client) id of the app registration (default: "
+            "[providers.microsoft] client_id, as for the other app keys).",
+            required=True,
+            example="8a7c3e0f-2b1d-4c59-9e6a-1f0b7d3c5a21",
+        ),
+        Key(
+            "client_secret_file",
+            KeyType.PATH,
+            help="File holding the app registration's client secret.",
+            secret=True,
+            example="microsoft-client-secret",
+        ),
+        Key(
+            "authority",
+            KeyType.URL,
+            help="The Microsoft identity platform authority (https only; msal refuses http). "
+            f"Default: {DEFAULT_AUTHORITY}.",
+            example=DEFAULT_AUTHORITY,
+        ),
+        Key(
+            "graph_endpoint",
+            KeyType.URL,
+            help=f"Microsoft Graph base URL including the version. Default: "
+            f"{DEFAULT_GRAPH_ENDPOINT}.",
+            example=DEFAULT_GRAPH_ENDPOINT,
+        ),
+        Key(
+            "ca_file",
+            KeyType.PATH,
+            help="PEM file of extra certificate authorities trusted for the authority and "
+            "Graph (a corporate proxy, a local test server). Replaces the system store.",
+            example="/etc/ssl/corporate-ca.pem",
+        ),
+        Key(
+            "refresh_token_file",
+            KeyType.PATH,
+            secret=True,
+            help="File holding the refresh token, plain or vault-encrypted (`fernet:...`).",
+            example="microsoft-refresh-token",
+        ),
+        Key(
+            "vault_key_file",
+            KeyType.PATH,
+            secret=True,
+            help="Fernet key file for an encrypted refresh token and token cache (default: "
+            "the `calsync-vault-key` credential in $CREDENTIALS_DIRECTORY).",
+            example="calsync-vault-key",
+        ),
+        Key(
+            "token_cache",
+            KeyType.PATH,
+            help="Where msal's token cache is kept, encrypted with the vault key, so a "
+            "restart reuses the access token. Unset: kept in memory only.",
+            example="/var/lib/calsync/microsoft-work.cache",
+        ),
+        Key(
+            "calendars",
+            KeyType.STR_LIST,
+            help='Only sync these calendars (ids, names, or "primary" for the default one).',
+            example=["Calendar"],
+        ),
+        Key(
+            "page_size",
+            KeyType.INT,
+            DEFAULT_PAGE_SIZE,
+            "Events per calendarView/delta page (Prefer: odata.maxpagesize).",
+            minimum=1,
+            maximum=MAX_PAGE_SIZE,
+        ),
+    ],
+)
