@@ -285,10 +285,11 @@ def _line_instant(line: str) -> str | None:
     value = line.partition(":")[2].split(",")[0]
     try:
         if len(value) == 8:
-            return datetime.strptime(value, "%Y%m%d").replace(tzinfo=UTC).isoformat()
-        return datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S").replace(tzinfo=UTC).isoformat()
+            return datetime.strptime(value, "%Y%m%d").date().isoformat()
+        moment = datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
     except ValueError:
         return None
+    return moment.replace(tzinfo=UTC).isoformat()
 
 
 def _occurrence_start(content: EventContent, text: str) -> EventTime:
