@@ -97,6 +97,28 @@ def test_all_day_events(sdk: Chronary, calendar_id: str) -> None:
     assert made.start_time.date().isoformat() == "2026-05-01"
     assert made.end_time.date().isoformat() == "2026-05-02"
 
+    weekly = sdk.events.create(
+        calendar_id,
+        title="Rota",
+        start_time="2026-05-04",
+        end_time="2026-05-05",
+        all_day=True,
+        recurrence_rule="FREQ=WEEKLY;COUNT=3",
+    )
+    cancelled = sdk.events.delete(calendar_id, weekly.id, occurrence_start="2026-05-11")
+    assert cancelled is not None and cancelled.recurrence_exdates == ["2026-05-11"]
+    days = [
+        e.start_time.date().isoformat()
+        for e in sdk.events.list(
+            calendar_id,
+            expand=True,
+            start_after="2026-05-03T00:00:00Z",
+            start_before="2026-06-01T00:00:00Z",
+        ).data
+        if e.recurring_event_id == weekly.id
+    ]
+    assert days == ["2026-05-04", "2026-05-18"]
+
 
 def test_recurring_series_expanded_and_one_occurrence_cancelled(
     sdk: Chronary, calendar_id: str
