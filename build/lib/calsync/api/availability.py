@@ -164,7 +164,7 @@ def _check_calendars(
         raise ValidationError(problems)
 
 
-def answer(services: ApiServices, parsed: ParsedQuery, body_key: str) -> bytes:
+def answer(services: ApiServices, parsed: ParsedQuery, body_key: bytes) -> bytes:
     """The rendered answer (see the module doc for the reads and the caches)."""
     with services.store.read() as uow:
         accounts = _accounts(uow, parsed)
@@ -187,7 +187,7 @@ def answer(services: ApiServices, parsed: ParsedQuery, body_key: str) -> bytes:
             found = services.busy_cache.get(busy_key)
             if found is None:
                 rows = uow.availability.busy_rows(account.pk, ids, window)
-                found = busy_intervals(rows, window, account.email)
+                found = busy_intervals(rows, window, account.email, services.series_cache)
                 services.busy_cache.put(busy_key, found)
             busy[sub] = found
     results = find_availability(parsed.query, busy, rules)
@@ -216,12 +216,17 @@ def authorize(asker: Asker, parsed: ParsedQuery) -> None:
     },
 )
 async def availability_route(
+    request: Request,
     body: Annotated[dict[str, Any], Body()],
     asker: Annotated[Asker, Depends(require_asker)],
     services: Services,
 ) -> Response:
-    parsed = parse_availability(body)
+    # The raw bytes key the parse and the answer: the same bytes are the same question.
+    body_key = await request.body()
+    parsed = services.parsed_cache.get(body_key)
+    if parsed is None:
+        parsed = parse_availability(body)
+        services.parsed_cache.put(body_key, parsed)
     authorize(asker, parsed)
-    body_key = json.dumps(body, sort_keys=True, separators=(",", ":"))
     content = await run_in_threadpool(answer, services, parsed, body_key)
     return Response(content=content, media_type="application/json")

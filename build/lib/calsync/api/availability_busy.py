@@ -20,12 +20,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from datetime import UTC, datetime, time, timedelta
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from calsync.api.expand import expand_series
 from calsync.api.times import is_valid_tzid
 from calsync.availability import Interval, normalise
-from calsync.model import Attendee
+from calsync.model import Attendee, EventContent
 from calsync.model.events import EventTime
 from calsync.store.records import BusyRow
 
@@ -63,10 +64,38 @@ def _declined(attendees: Iterable[Attendee], email: str) -> bool:
     )
 
 
-def busy_intervals(
-    rows: list[BusyRow], window: tuple[datetime, datetime], email: str | None
+def _series_busy(
+    uid: str,
+    master: BusyRow,
+    overrides: list[tuple[BusyRow, EventContent]],
+    window: tuple[datetime, datetime],
+    me: str,
 ) -> list[Interval]:
-    """The normalised busy time of one member's rows (from `AvailabilityRepo.busy_rows`)."""
+    """The busy occurrences of one series inside ``window``."""
+    assert master.content is not None
+    found: list[Interval] = []
+    for occ in expand_series(uid, (master, master.content), overrides, window, _UTC_ZONE):
+        content = occ.content
+        if content.status == "cancelled" or content.transparency == "transparent":
+            continue
+        if _declined(content.attendees, me):
+            continue
+        found.append((_instant(occ.start, content.tzid), _instant(occ.end, content.tzid)))
+    return found
+
+
+def busy_intervals(
+    rows: list[BusyRow],
+    window: tuple[datetime, datetime],
+    email: str | None,
+    series_cache: BusyCache[list[Interval]] | None = None,
+) -> list[Interval]:
+    """The normalised busy time of one member's rows (from `AvailabilityRepo.busy_rows`).
+
+    ``series_cache`` keeps each series' busy occurrences keyed by everything they are
+    computed from (the master's and its overrides' stored content, the window, the
+    account's email), so after a write only the series that changed are expanded again:
+    expansion is most of the cost of an uncached answer."""
     me = (email or "").lower()
     masters = {r.event_uid: r for r in rows if r.recurring and r.content is not None}
     overrides: dict[str, list[BusyRow]] = {}
@@ -96,13 +125,13 @@ def busy_intervals(
     for uid, master in masters.items():
         assert master.content is not None
         series_overrides = [(o, o.content) for o in overrides.get(uid, []) if o.content is not None]
-        for occ in expand_series(uid, (master, master.content), series_overrides, wide, _UTC_ZONE):
-            content = occ.content
-            if content.status == "cancelled" or content.transparency == "transparent":
-                continue
-            if _declined(content.attendees, me):
-                continue
-            found.append((_instant(occ.start, content.tzid), _instant(occ.end, content.tzid)))
+        key = (uid, master.content, tuple(c for _, c in series_overrides), wide, me)
+        occurrences = series_cache.get(key) if series_cache is not None else None
+        if occurrences is None:
+            occurrences = _series_busy(uid, master, series_overrides, wide, me)
+            if series_cache is not None:
+                series_cache.put(key, occurrences)
+        found.extend(occurrences)
     window_start, window_end = window
     return normalise(
         (start, end)
@@ -111,15 +140,19 @@ def busy_intervals(
     )
 
 
-class BusyCache:
-    """An LRU of busy lists by ``(account pk, version, email, calendar ids, window)``."""
+V = TypeVar("V")
+
+
+class BusyCache(Generic[V]):
+    """An LRU of busy lists: a member's by ``(account pk, version, email, calendar ids,
+    window)`` (`BusyCache`), or a series' by its content (see `busy_intervals`)."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, list[Interval]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> list[Interval] | None:
+    def get(self, key: Hashable) -> V | None:
         if self.max_entries <= 0:
             return None
         with self._lock:
@@ -128,7 +161,7 @@ class BusyCache:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, key: Hashable, value: list[Interval]) -> None:
+    def put(self, key: Hashable, value: V) -> None:
         if self.max_entries <= 0:
             return
         with self._lock:

@@ -33,6 +33,7 @@ from calsync.api.limits import RateLimiter
 from calsync.api.local_changes import AccountChanges, LocalChanges
 from calsync.api.metrics import ApiMetrics
 from calsync.api.read_cache import ReadCache
+from calsync.availability import Interval
 from calsync.config import Settings
 from calsync.errors import AuthError
 from calsync.store import Store
@@ -51,6 +52,8 @@ def utc_now() -> datetime:
 #: Members kept by the availability query's busy cache (each ~1,400 intervals in
 #: the benchmark's shape, ~0.3 MB): on with the read cache, off without it.
 BUSY_CACHE_ENTRIES = 64
+#: Series kept with their busy occurrences (a few hundred bytes each).
+SERIES_CACHE_ENTRIES = 20_000
 
 #: A hand-off older than this is never used (the request it served has long
 #: been answered); the route then reads the store itself.
@@ -117,7 +120,12 @@ class ApiServices:
     #: Told after the connect flow or a revocation changed the connected accounts.
     account_changes: AccountChanges = field(default_factory=AccountChanges)
     #: Members' busy time for the availability query; off unless built from settings.
-    busy_cache: BusyCache = field(default_factory=lambda: BusyCache(0))
+    busy_cache: BusyCache[list[Interval]] = field(default_factory=lambda: BusyCache(0))
+    #: Each series' busy occurrences, by content (see `availability_busy.busy_intervals`).
+    series_cache: BusyCache[list[Interval]] = field(default_factory=lambda: BusyCache(0))
+    #: Availability request bodies already validated, by their bytes (a polling app
+    #: sends the same body again and again); the parse is pure, so never stale.
+    parsed_cache: BusyCache[Any] = field(default_factory=lambda: BusyCache(0))
 
     def render_slot(self) -> AbstractContextManager[object]:
         return self.render_slots if self.render_slots is not None else nullcontext()
@@ -145,6 +153,8 @@ class ApiServices:
             read_cache=ReadCache.of_mib(settings.api.read_cache_mb),
             render_slots=render_slots_for(store),
             busy_cache=BusyCache(BUSY_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
+            series_cache=BusyCache(SERIES_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
+            parsed_cache=BusyCache(256 if settings.api.read_cache_mb > 0 else 0),
         )
 
 

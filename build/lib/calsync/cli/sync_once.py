@@ -37,7 +37,11 @@ def run_once(
     interactive: bool = False,
 ) -> list[AccountSyncReport]:
     """Sync the selected accounts once; a progress bar for long first pulls when interactive."""
+    from calsync.api.connect.accounts import with_connections
     from calsync.sync import RichProgress, SyncEngine
+
+    # Accounts connected through /oauth/authorize are synced too (and named by --account).
+    settings = with_connections(settings, store)
 
     def progress(account: AccountSettings) -> ProgressSink | None:
         return RichProgress(f"syncing {account.name}") if interactive else None

@@ -101,6 +101,8 @@ class DeltaPull:
         self.memory = memory
         self.path = f"/me/calendars/{calendar_id}/calendarView/delta"
         self._emitted: set[str] = set()
+        #: Masters fetched in this pull (new, or changed since the process last saw them).
+        self._refetched: set[str] = set()
         #: Master id -> original starts listed in this round (occurrences and exceptions).
         self._listed_originals: dict[str, set[date | datetime]] = {}
 
@@ -254,6 +256,25 @@ class DeltaPull:
             for _ in pool.map(lambda pair: self._master(*pair), wanted.items()):
                 pass
 
+    def _still_occurs(self, master_id: str, original: date | datetime) -> bool:
+        """Whether the series (as now fetched) still has an occurrence at ``original``."""
+        cached = self.memory.masters.get(master_id)
+        if cached is None or not cached[1].content.recurrence:
+            return False
+        content = cached[1].content
+        if isinstance(original, datetime):
+            low, high = original - timedelta(minutes=1), original + timedelta(minutes=1)
+        else:
+            low = datetime.combine(original, time(), tzinfo=UTC)
+            high = low + timedelta(days=1)
+        try:
+            found = starts_between(
+                content.recurrence, content.start, _zone(content.tzid), low, high
+            )
+        except (ValueError, TypeError):
+            return True  # unreadable: let Graph's answer for the instance decide
+        return original in found
+
     def _cancellations(self, bounds: tuple[datetime, datetime]) -> list[RemoteEvent]:
         """Occurrences a full round did not list, of the series it listed: cancelled.
 
@@ -295,6 +316,7 @@ class DeltaPull:
             return None
         master = to_remote_event(found)
         self.memory.masters[master_id] = (master.etag, master)
+        self._refetched.add(master_id)
         return master
 
     def _resolve(self, removed: list[str]) -> tuple[list[RemoteEvent], list[str]]:
@@ -305,13 +327,18 @@ class DeltaPull:
         for remote_id in removed:
             known = self.memory.instances.get(remote_id)
             if known is not None:
-                master_id, _original = known
+                master_id, original = known
                 if master_id in masters_gone:
                     continue
                 if self._event(master_id) is None:
                     masters_gone.add(master_id)
                     self.memory.masters.pop(master_id, None)
                     deleted.append(master_id)
+                    continue
+                if master_id in self._refetched and not self._still_occurs(master_id, original):
+                    # The series was rebuilt (a new start or rule): its old instances went
+                    # with the old shape. Not cancellations.
+                    deleted.append(remote_id)
                     continue
             found = self._event(remote_id)
             if found is not None:

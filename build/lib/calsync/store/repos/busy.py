@@ -160,7 +160,9 @@ def accounts_by_sub(session: Session, subs: Sequence[str]) -> dict[str, AccountR
     """The accounts of ``subs`` that exist (one query), by sub."""
     if not subs:
         return {}
-    found = session.execute(select(Account).where(Account.sub.in_(list(subs)))).scalars()
+    # Core rows, not ORM entities: this runs on every availability request.
+    table = Account.__table__
+    found = session.connection().execute(select(table).where(table.c.sub.in_(list(subs))))
     return {row.sub: account_record(row) for row in found}
 
 
