@@ -245,7 +245,7 @@ def keys() -> None:
 )
 @pass_state
 def keys_rotate(state: CliState, new_key_file: Path) -> None:
-    """Re-encrypt the refresh token files of every configured Google account."""
+    """Re-encrypt the refresh token files of every configured Google and Microsoft account."""
     from calsync.cli.keys import rotate_keys
 
     state.configure_logging()
