@@ -36,8 +36,14 @@ SYSTEMCTL=${SYSTEMCTL:-systemctl}
 if [ ! -x "$PREFIX/bin/python" ]; then
     "$PYTHON" -m venv "$PREFIX"
 fi
+# Built from a copy: setuptools writes build/ next to pyproject.toml, and the checkout
+# may belong to another user (or be read-only to root over NFS).
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+cp -R "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/LICENSE" "$SRC/src" "$STAGE/"
+rm -rf "$STAGE/src/calsync.egg-info"
 "$PREFIX/bin/python" -m pip install --quiet --upgrade pip
-"$PREFIX/bin/python" -m pip install --quiet --upgrade "$SRC"
+"$PREFIX/bin/python" -m pip install --quiet --upgrade "$STAGE"
 
 install -d -m 0755 "$BINDIR"
 ln -sfn "$PREFIX/bin/calsync" "$BINDIR/calsync"

@@ -7,13 +7,17 @@ Real uvicorn, the official ``chronary`` SDK, SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import chronary
 import httpx
 import pytest
 from chronary import Chronary
+from fastapi import FastAPI
 
 from calsync.cli.tokens import revoke_token
 from tests.fixtures.api import (
@@ -200,3 +204,69 @@ def test_openapi_shows_both_dialects_tagged_apart(http: httpx.Client) -> None:
     assert chronary_tags == {"chronary: agents", "chronary: calendars", "chronary: events"}
     assert "/v1/calendars" in doc["paths"] and "/chronary/v1/calendars" in doc["paths"]
     assert "chronary_api_key" in doc["components"]["securitySchemes"]
+
+
+def _flaky_routes(calls: list[int], gate: threading.Event) -> Callable[[FastAPI], None]:
+    """Test-only routes under the prefix: one that crashes on its first call, one that
+    waits for ``gate`` (to hold an Idempotency-Key while a second request comes)."""
+
+    def configure(app: FastAPI) -> None:
+        @app.post("/chronary/v1/test-flaky", status_code=201)
+        def flaky() -> dict[str, int]:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("the first attempt fails")
+            return {"attempt": len(calls)}
+
+        @app.post("/chronary/v1/test-slow", status_code=201)
+        def slow() -> dict[str, bool]:
+            assert gate.wait(timeout=30)
+            return {"done": True}
+
+    return configure
+
+
+def test_a_failed_first_attempt_releases_its_key(store_url: str) -> None:
+    calls: list[int] = []
+    gate = threading.Event()
+    with run_api_server(store_url, configure_app=_flaky_routes(calls, gate)) as server:
+        key = new_org_key(server)
+        url = f"{chronary_url(server)}/v1/test-flaky"
+        headers = {**bearer(key), "Idempotency-Key": "retry-me"}
+        first = httpx.post(url, json={}, headers=headers, timeout=30)
+        assert first.status_code == 500
+        error = first.json()["error"]
+        assert (error["type"], error["code"]) == ("internal_error", "internal")
+        assert error["request_id"] == first.headers["X-Request-Id"]
+        retry = httpx.post(url, json={}, headers=headers, timeout=30)
+        assert (retry.status_code, retry.json()) == (201, {"attempt": 2})
+        replay = httpx.post(url, json={}, headers=headers, timeout=30)
+        assert (replay.status_code, replay.json()) == (201, {"attempt": 2})
+        assert len(calls) == 2
+
+
+def test_a_key_in_use_is_refused(store_url: str) -> None:
+    from sqlalchemy import text
+
+    calls: list[int] = []
+    gate = threading.Event()
+    with run_api_server(store_url, configure_app=_flaky_routes(calls, gate)) as server:
+        key = new_org_key(server)
+        url = f"{chronary_url(server)}/v1/test-slow"
+        headers = {**bearer(key), "Idempotency-Key": "slow"}
+        engine = server.store._get_engine()
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(httpx.post, url, json={}, headers=headers, timeout=30)
+            claimed = text("SELECT count(*) FROM idempotency_keys WHERE key = 'slow'")
+            for _ in range(3000):  # until the first request holds the key (a guard)
+                with engine.connect() as connection:
+                    if connection.execute(claimed).scalar_one():
+                        break
+                time.sleep(0.01)
+            second = httpx.post(url, json={}, headers=headers, timeout=30)
+            gate.set()
+            assert first.result().status_code == 201
+        assert second.status_code == 409
+        assert second.json()["error"]["code"] == "idempotency_key_in_use"
+        third = httpx.post(url, json={}, headers=headers, timeout=30)
+        assert (third.status_code, third.headers["Idempotent-Replayed"]) == (201, "true")

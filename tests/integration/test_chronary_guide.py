@@ -155,14 +155,24 @@ def test_each_error_code(api_server: ApiServer, sdk: Chronary) -> None:
 
 
 def test_rate_limit_error(store_url: str) -> None:
-    with run_api_server(store_url, rate_limit_per_second=2, rate_limit_per_minute=1000) as server:
-        key = new_org_key(server)
-        with sdk_client(server, key) as client, pytest.raises(chronary.RateLimitError) as caught:
-            for _ in range(10):
+    """429 in the dialect's shape; all keys of an organization share one budget."""
+    with run_api_server(store_url, rate_limit_per_second=1000, rate_limit_per_minute=3) as server:
+        first, second = new_org_key(server), new_org_key(server)
+        with sdk_client(server, first) as client:
+            for _ in range(3):
                 client.agents.list()
+        with sdk_client(server, second) as client, pytest.raises(chronary.RateLimitError) as caught:
+            client.agents.list()
         error = _error(caught.value)
         assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limited")
         assert int(caught.value.response.headers["Retry-After"]) >= 1
+        # The budget is the organization's, not the address's: a stranger from the same
+        # address is still answered (401, not 429).
+        with (
+            sdk_client(server, "chr_sk_stranger") as stranger,
+            pytest.raises(chronary.AuthenticationError),
+        ):
+            stranger.agents.list()
 
 
 def test_provider_synced_calendars_appear_read_only_where_the_provider_says(

@@ -8,11 +8,14 @@ browser is an httpx client with cookies (`connect_world.Browser`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pycronofy
 import pytest
+from click.testing import CliRunner, Result
 
+from calsync.cli.main import cli
 from calsync.store.repos.connect import digest
 from tests.fakes.google_calendar import GoogleCalendarFake
 from tests.integration.connect_world import APP_REDIRECT, Browser, ConnectWorld, connect_world
@@ -288,3 +291,32 @@ def _code_form(code: str) -> dict[str, str]:
         "code": code,
         "redirect_uri": APP_REDIRECT,
     }
+
+
+def test_account_list_and_remove_by_sub(
+    world: ConnectWorld, browser: Browser, store_url: str, tmp_path: Path
+) -> None:
+    client = world.cronofy()
+    tokens = httpx.post(
+        f"{world.base_url}/oauth/token", data=_code_form(connect(world, browser)["code"])
+    ).json()
+    config = tmp_path / "calsync.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n', encoding="utf-8")
+
+    def calsync(*args: str) -> Result:
+        return CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+
+    listed = calsync("account", "list")
+    assert listed.exit_code == 0, listed.output
+    (row,) = listed.output.splitlines()[1:]
+    assert row.split()[:5] == [PRIMARY, "connected", "google", "yes", tokens["sub"]]
+
+    removed = calsync("account", "remove", tokens["sub"], "--yes")
+    assert removed.exit_code == 0, removed.output
+    assert f"removed account {PRIMARY} (sub {tokens['sub']})" in removed.output
+    assert calsync("account", "list").output.startswith("no accounts")
+    with world.server.store.read() as uow:
+        assert uow.connections.list() == []
+    client.auth.update(access_token=tokens["access_token"])
+    with pytest.raises(pycronofy.exceptions.PyCronofyRequestError):
+        client.list_calendars()

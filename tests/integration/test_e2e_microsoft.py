@@ -253,6 +253,14 @@ def test_a_series_with_a_moved_and_a_cancelled_occurrence_reads_back(
         (iso(week[3]), "Weekly"),
         (iso(week[4]), "Weekly"),
     ]
+    # Moving the whole series rebuilds it on Graph: its exceptions and cancellations go.
+    later = [w + timedelta(hours=1) for w in week]
+    fake.patch_event(master, {"start": event_body("", later[0])["start"],
+                              "end": event_body("", later[0])["end"]})  # fmt: skip
+    e2e.sync_ok()
+    assert sorted((e["start"], e["summary"]) for e in e2e.read()) == [
+        (iso(w), "Weekly") for w in later
+    ]
     fake.delete_event(master)
     e2e.sync_ok()
     assert e2e.read() == []

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from calsync.config import AccountSettings, Settings
@@ -18,7 +19,7 @@ from calsync.store import Store
 from calsync.store.sql import utcnow
 from calsync.sync import SyncEngine
 from calsync.sync.ownership import FencedStore
-from tests.fixtures.api import make_settings
+from tests.fixtures.api import make_settings, run_api_server
 from tests.fixtures.store import content
 
 CALENDARS = ["A", "B", "C", "D"]
@@ -130,3 +131,28 @@ def test_a_calendar_synced_is_not_due_again_within_its_interval(
     b = LeaseKeeper(store, lambda: settings, replica="b")
     b.tick()  # the leases moved, with their due times
     assert SyncEngine(store, settings, ownership=b).sync_account(account).calendars == ()
+
+
+def test_replicas_with_different_accounts_warn_in_the_log_and_healthz(
+    world: tuple[Store, Settings, AccountSettings],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, settings, account = world
+    extra = replace(account, name=account.name + "-only-on-b")
+    other = replace(settings, accounts=(account, extra))
+    a = LeaseKeeper(store, lambda: settings, replica="a")
+    b = LeaseKeeper(store, lambda: other, replica="b")
+    a.tick()
+    assert a.status()["warnings"] == []
+    b.tick()
+    with caplog.at_level("WARNING", logger="calsync.daemon.leases"):
+        a.tick()
+    assert "[[accounts]] differ between replicas: b have another list" in caplog.text
+    with run_api_server(store_url, migrate=False) as server:
+        server.services.replica_status.source = a.status
+        body = httpx.get(f"{server.base_url}/healthz", timeout=10).json()
+    assert body["status"] == "ok"
+    assert body["replicas"]["replica"] == "a" and body["replicas"]["live"] == 2
+    [warning] = body["replicas"]["warnings"]
+    assert "[[accounts]] differ between replicas" in warning

@@ -25,7 +25,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def checkout_had_build_dir() -> bool:
+    return (ROOT / "build").exists()
+
+
+@pytest.fixture(scope="module")
+def installed(
+    tmp_path_factory: pytest.TempPathFactory, checkout_had_build_dir: bool
+) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("root")
     paths = {
         "PREFIX": root / "opt" / "calsync",
@@ -43,6 +50,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run = subprocess.run(["sh", str(INSTALL)], env=env, capture_output=True, text=True, timeout=840)
     assert run.returncode == 0, f"install.sh failed:\n{run.stdout}\n{run.stderr}"
     return paths
+
+
+def test_the_checkout_is_left_as_it_was(
+    installed: dict[str, Path], checkout_had_build_dir: bool
+) -> None:
+    """Installing builds from a copy: setuptools' build/ does not appear in the checkout."""
+    assert (ROOT / "build").exists() == checkout_had_build_dir
 
 
 def test_the_command_is_a_link_into_the_venv(installed: dict[str, Path]) -> None:

@@ -147,6 +147,8 @@ def test_a_memory_pass_imports_only_what_it_runs(tmp_path: Path) -> None:
     assert loaded(modules, SERVER_LIBRARIES) == []
     assert loaded(modules, MIGRATION_LIBRARIES) == []
     assert loaded(modules, ("calsync.api", "calsync.notify", "rich")) == []
+    # A SQLite store needs neither PostgreSQL's dialect nor its driver.
+    assert loaded(modules, ("sqlalchemy.dialects.postgresql", "psycopg")) == []
 
 
 def test_version_still_reads_the_installed_metadata(tmp_path: Path) -> None:

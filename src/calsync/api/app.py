@@ -24,6 +24,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from calsync.api import accounts, auth_routes, calendars, chronary, health, metrics
+from calsync.api.chronary.auth import identify_org_key
 from calsync.api.chronary.context import limits_answer
 from calsync.api.connect import profiles as connect_profiles
 from calsync.api.connect import routes as connect_routes
@@ -184,7 +185,10 @@ def create_app(services: ApiServices) -> FastAPI:
         LimitsMiddleware,
         limiter=services.limiter,
         max_body_bytes=services.settings.api.max_body_bytes,
-        identify_token=lambda token: identify_token(services, token),
+        identify_token=lambda token: (
+            (identify_org_key(services, token) if prefix else None)
+            or identify_token(services, token)
+        ),
         refusal=limits_answer(prefix) if prefix else None,
     )
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)

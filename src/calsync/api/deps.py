@@ -141,8 +141,8 @@ class ApiServices:
         limiter: RateLimiter | None = None,
     ) -> ApiServices:
         if limiter is None:
-            limiter = RateLimiter.per_second_and_minute(
-                settings.api.rate_limit_per_second, settings.api.rate_limit_per_minute
+            limiter = RateLimiter.for_store(
+                store, settings.api.rate_limit_per_second, settings.api.rate_limit_per_minute
             )
         return cls(
             settings=settings,

@@ -25,12 +25,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +39,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calsync.api.errors import error_response, rate_limited_response, retry_after_header
 from calsync.errors import CalsyncError
+
+if TYPE_CHECKING:
+    from calsync.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,9 @@ class RateLimiter:
     seconds until the client may retry. Memory is bounded by the busiest
     clients' request counts inside the longest window; idle keys are swept.
     """
+
+    #: ``check`` does I/O: the middleware calls it on a worker thread.
+    blocking = False
 
     def __init__(
         self,
@@ -72,6 +81,14 @@ class RateLimiter:
     @classmethod
     def per_second_and_minute(cls, per_second: int, per_minute: int) -> RateLimiter:
         return cls((Window(per_second, 1.0), Window(per_minute, 60.0)))
+
+    @classmethod
+    def for_store(cls, store: Store, per_second: int, per_minute: int) -> RateLimiter:
+        """Shared through the database on PostgreSQL (replicas), in memory on SQLite."""
+        windows = (Window(per_second, 1.0), Window(per_minute, 60.0))
+        if store.backend == "postgresql":
+            return SharedRateLimiter(store, windows)
+        return cls(windows)
 
     def check(self, key: str) -> float | None:
         if not self._windows:
@@ -100,6 +117,44 @@ class RateLimiter:
         stale = [k for k, h in self._hits.items() if not h or h[-1] <= now - self._longest]
         for key in stale:
             del self._hits[key]
+
+
+class SharedRateLimiter(RateLimiter):
+    """The same windows counted in PostgreSQL (`Store.count_request`), so that R
+    replicas together allow what one would, not R times as much. One statement
+    per request on a worker thread (bench/RESULTS.md gives its cost). When the
+    store does not answer, requests are let through (the request itself then
+    fails with 503): a limiter must not turn an outage into 429s."""
+
+    blocking = True
+
+    def __init__(
+        self,
+        store: Store,
+        windows: tuple[Window, ...],
+        *,
+        clock: Callable[[], float] = time.time,
+        prune_every: int = 4096,
+    ) -> None:
+        super().__init__(windows, clock=clock)
+        self._store = store
+        self._prune_every = prune_every
+        self._spec = [(max(1, round(w.seconds)), w.limit) for w in self._windows]
+
+    def check(self, key: str) -> float | None:
+        if not self._spec:
+            return None
+        now = self._clock()
+        with self._lock:
+            self._calls += 1
+            prune = self._calls % self._prune_every == 0
+        try:
+            if prune:
+                self._store.prune_rate_counts(now, max(s for s, _ in self._spec))
+            return self._store.count_request(key[:255], self._spec, now)
+        except CalsyncError:
+            log.warning("rate limits: the store did not answer; request let through")
+            return None
 
 
 def _count_since(hits: deque[float], since: float) -> int:
@@ -180,7 +235,11 @@ class LimitsMiddleware:
 
         if scope.get("path") not in UNLIMITED_PATHS:
             key = await self._client_key(scope, headers, body)
-            wait = self.limiter.check(key)
+            limiter = self.limiter
+            if limiter.blocking:
+                wait = await run_in_threadpool(limiter.check, key)
+            else:
+                wait = limiter.check(key)
             if wait is not None:
                 await self._rate_limited(scope, wait)(scope, receive, send)
                 return

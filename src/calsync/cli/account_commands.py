@@ -209,12 +209,13 @@ def account_list(state: CliState) -> None:
 
 
 @account.command("remove")
-@click.argument("name")
+@click.argument("name", metavar="NAME|SUB")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
 def account_remove(state: CliState, name: str, yes: bool) -> None:
-    """Delete an account no longer in the config: its calendars, events, API tokens
-    and notification channels (its old tokens stop working at once)."""
+    """Delete an account no longer in the config, or one connected through
+    /oauth/authorize (NAME or its SUB): its calendars, events, credentials, API
+    tokens and notification channels (its old tokens stop working at once)."""
     from calsync.cli.account_remove import remove_account, stored_account
     from calsync.daemon import bootstrap
 
@@ -244,7 +245,7 @@ def keys() -> None:
 )
 @pass_state
 def keys_rotate(state: CliState, new_key_file: Path) -> None:
-    """Re-encrypt the refresh token files of every configured Google account."""
+    """Re-encrypt the refresh token files of every configured Google and Microsoft account."""
     from calsync.cli.keys import rotate_keys
 
     state.configure_logging()

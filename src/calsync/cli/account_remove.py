@@ -19,7 +19,8 @@ from calsync.config import Settings
 from calsync.errors import NotFound, UserError
 
 if TYPE_CHECKING:
-    from calsync.store import Store
+    from calsync.store import Store, UnitOfWork
+    from calsync.store.records import AccountRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +35,23 @@ class Removal:
         return f"removed account {self.name} (sub {self.sub}): {parts}"
 
 
+def _find(uow: UnitOfWork, name: str) -> AccountRecord | None:
+    """The stored account called ``name``, or whose ``sub`` it is (connected accounts
+    from /oauth/authorize are named after their profile, and known to apps by ``sub``)."""
+    record = uow.accounts.find_by_name(name)
+    if record is None:
+        try:
+            record = uow.accounts.get_by_sub(name)
+        except NotFound:
+            return None
+    return record if record.kind == "connected" else None
+
+
 def stored_account(store: Store, name: str) -> tuple[str, dict[str, int]]:
     """The stored account's ``sub`` and what it holds; `NotFound` if there is none."""
     with store.read() as uow:
-        record = uow.accounts.find_by_name(name)
-        if record is None or record.kind != "connected":
+        record = _find(uow, name)
+        if record is None:
             raise NotFound(
                 f"no account named {name!r} in the store",
                 hint="`calsync status` lists the stored accounts.",
@@ -47,17 +60,21 @@ def stored_account(store: Store, name: str) -> tuple[str, dict[str, int]]:
 
 
 def remove_account(store: Store, settings: Settings, name: str) -> Removal:
-    """Delete the account ``name`` and everything it owns, in one transaction."""
-    if settings.account(name) is not None:
-        raise UserError(
-            f"account {name!r} is still in {settings.path}",
-            hint="Remove its [[accounts]] table first (and reload calsync); "
-            "otherwise the next sync creates it again.",
-        )
+    """Delete the account ``name`` (or ``sub``) and everything it owns, in one transaction.
+
+    A connected account (from /oauth/authorize) goes with its stored credentials; the
+    daemon stops syncing it at its next look at the connections (within 30 s).
+    """
     with store.write() as uow:
-        record = uow.accounts.find_by_name(name)
-        if record is None or record.kind != "connected":
+        record = _find(uow, name)
+        if record is None:
             raise NotFound(f"no account named {name!r} in the store")
+        if record.name is not None and settings.account(record.name) is not None:
+            raise UserError(
+                f"account {record.name!r} is still in {settings.path}",
+                hint="Remove its [[accounts]] table first (and reload calsync); "
+                "otherwise the next sync creates it again.",
+            )
         removed = uow.accounts.contents(record.pk)
         uow.accounts.delete(record.pk)
-    return Removal(name, record.sub, removed)
+    return Removal(record.name or record.sub, record.sub, removed)

@@ -18,6 +18,11 @@ from calsync.cli.private_files import write_private
 from calsync.config import Settings
 from calsync.providers import secrets_vault
 
+#: Providers whose refresh_token_file may hold a vault ciphertext. (A microsoft account's
+#: msal token cache needs no rotation: the new key file keeps the old keys, and the
+#: cache is written again under the first key on its next change.)
+VAULTED = (GOOGLE, "microsoft")
+
 KEY_FILE_HEADER = (
     "# calsync vault keys, one per line: the first encrypts, the others only decrypt.\n"
     "# Remove the old ones once every token has been rotated under the first.\n"
@@ -40,10 +45,10 @@ def _unique(keys: list[bytes]) -> list[bytes]:
 
 
 def current_keys(settings: Settings) -> list[bytes]:
-    """Every key the configured Google accounts decrypt with today."""
+    """Every key the configured Google and Microsoft accounts decrypt with today."""
     keys: list[bytes] = []
     for account in settings.accounts:
-        if account.provider != GOOGLE:
+        if account.provider not in VAULTED:
             continue
         secret = account.options.get("vault_key_file")
         if secret is not None:
@@ -54,7 +59,8 @@ def current_keys(settings: Settings) -> list[bytes]:
 
 
 def rotate_keys(settings: Settings, new_key_file: Path) -> Rotation:
-    """Rotate every vault ciphertext file of the configured Google accounts to ``new_key_file``.
+    """Rotate every vault ciphertext file of the configured Google and Microsoft accounts to
+    ``new_key_file``.
 
     ``new_key_file``'s first key is the new key; when the file does not exist a
     fresh key is generated into it.
@@ -73,7 +79,7 @@ def rotate_keys(settings: Settings, new_key_file: Path) -> Rotation:
     plain: list[Path] = []
     without_token: list[str] = []
     for account in settings.accounts:
-        if account.provider != GOOGLE:
+        if account.provider not in VAULTED:
             continue
         secret = account.options.get("refresh_token_file")
         source = getattr(secret, "source", None)

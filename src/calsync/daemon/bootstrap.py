@@ -108,7 +108,7 @@ def build_services(settings: Settings, store: Store) -> ApiServices:
     from calsync.notify.status import ChannelCollector
 
     services = ApiServices.build(
-        settings, store, limiter=ReloadableRateLimiter.from_settings(settings)
+        settings, store, limiter=ReloadableRateLimiter.from_settings(settings, store)
     )
     services.metrics.registry.register(ScrapeSafe(ChannelCollector(store), "channel"))
     return services

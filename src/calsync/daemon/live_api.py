@@ -23,6 +23,8 @@ from calsync.config import Settings
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    from calsync.store import Store
+
 
 class ReloadableRateLimiter(RateLimiter):
     """A `RateLimiter` whose limits can be replaced while requests are being served.
@@ -32,14 +34,22 @@ class ReloadableRateLimiter(RateLimiter):
     price of not locking every request against reloads.
     """
 
-    def __init__(self, per_second: int, per_minute: int) -> None:
+    def __init__(self, per_second: int, per_minute: int, store: Store | None = None) -> None:
         super().__init__(())
+        self._store = store
         self.limits = (per_second, per_minute)
-        self._current = RateLimiter.per_second_and_minute(per_second, per_minute)
+        self._current = self._make(per_second, per_minute)
+        #: On PostgreSQL the counts live in the database (shared by replicas).
+        self.blocking = self._current.blocking
+
+    def _make(self, per_second: int, per_minute: int) -> RateLimiter:
+        if self._store is None:
+            return RateLimiter.per_second_and_minute(per_second, per_minute)
+        return RateLimiter.for_store(self._store, per_second, per_minute)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ReloadableRateLimiter:
-        return cls(settings.api.rate_limit_per_second, settings.api.rate_limit_per_minute)
+    def from_settings(cls, settings: Settings, store: Store | None = None) -> ReloadableRateLimiter:
+        return cls(settings.api.rate_limit_per_second, settings.api.rate_limit_per_minute, store)
 
     def check(self, key: str) -> float | None:
         return self._current.check(key)
@@ -49,7 +59,7 @@ class ReloadableRateLimiter(RateLimiter):
         if (per_second, per_minute) == self.limits:
             return False
         # One reference assignment: a request sees either the old or the new limiter.
-        self._current = RateLimiter.per_second_and_minute(per_second, per_minute)
+        self._current = self._make(per_second, per_minute)
         self.limits = (per_second, per_minute)
         return True
 

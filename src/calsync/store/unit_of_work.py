@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from calsync.store import schema
 from calsync.store.engine import WRITER_OPTION, Backend, create_store_engine, parse_url
 from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
-from calsync.store.repos import event_bulk, retention, tokens
+from calsync.store.repos import event_bulk, rate_counts, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
 from calsync.store.repos.availability_rules import AvailabilityRepo
 from calsync.store.repos.calendars import CalendarRepo
@@ -165,6 +165,22 @@ class Store:
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             with connection:
                 return tokens.resolve_access(connection, plaintext)
+
+    def count_request(
+        self, key: str, windows: Sequence[tuple[int, int]], now: float
+    ) -> float | None:
+        """PostgreSQL: count an API request of ``key`` in the shared rate-limit
+        windows (``(seconds, limit)``); None when allowed, else seconds to wait
+        (see `rate_counts`). One short transaction."""
+        with _store_errors(), self._get_engine().begin() as connection:
+            return rate_counts.hit(connection, key, windows, now)
+
+    def prune_rate_counts(self, now: float, longest: int) -> int:
+        with _store_errors():
+            connection = self._get_engine().connect()
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            with connection:
+                return rate_counts.prune(connection, now, longest)
 
     def prune_history(self, before: datetime, *, batch: int = 5000) -> retention.PruneCounts:
         """Delete finished history created before ``before`` (see `calsync.store.repos.retention`),

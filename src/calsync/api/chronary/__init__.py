@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from calsync.api.chronary import agents, calendars, context, events
+from calsync.api.chronary import agents, calendars, context, event_lists, events
 from calsync.api.chronary.idempotency import IdempotencyMiddleware
 from calsync.api.deps import ApiServices
 
-ROUTERS = (agents.router, calendars.router, events.router)
+ROUTERS = (agents.router, calendars.router, events.router, event_lists.router)
 
 
 def include_routes(app: FastAPI, prefix: str) -> None:

@@ -51,6 +51,16 @@ def resolve_org(services: ApiServices, token: str) -> str | None:
     return None
 
 
+def identify_org_key(services: ApiServices, token: str) -> str | None:
+    """The rate-limit key of an organization API key (``org:…``), None for anything else:
+    all of an organization's keys share one budget, and unknown keys fall back to the
+    address, so inventing keys buys no fresh budget."""
+    if not token.startswith(API_KEY_PREFIX):
+        return None
+    org_id = resolve_org(services, token)
+    return None if org_id is None else f"org:{org_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class OrgContext:
     org_id: str

@@ -117,7 +117,11 @@ def error_response(
             "request_id": request_id_of(scope),
         }
     }
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+    headers = dict(headers or {})
+    if body["error"]["request_id"]:
+        # Also here, not only in the middleware: a crash is answered outside of it.
+        headers["X-Request-Id"] = body["error"]["request_id"]
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def param_name(field: str) -> str:

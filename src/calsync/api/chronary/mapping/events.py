@@ -168,7 +168,7 @@ def upsert_body(
                 if line.upper().startswith("EXDATE")
             ]
         else:
-            kept_exdates = [f"EXDATE:{_compact(v)}" for v in exdate_values]
+            kept_exdates = [exdate_line_of(v) for v in exdate_values]
         lines = recurrence_lines(rule, kept_exdates, _other_lines(content) if content else [])
         if lines is None:
             body.pop("recurrence", None)
@@ -177,16 +177,21 @@ def upsert_body(
     return body
 
 
-def _compact(value: str) -> str:
-    """An ISO instant (``2026-01-15T09:00:00Z``) as an iCalendar UTC value; else as given
-    (the shared recurrence check then refuses what is not one)."""
+def exdate_line_of(value: str) -> str:
+    """An ISO instant (``2026-01-15T09:00:00Z``) or date (``2026-01-15``) as an EXDATE
+    line; anything else as given (the shared recurrence check then refuses it)."""
+    if len(value) == 10:
+        try:
+            return exdate_line(date.fromisoformat(value))
+        except ValueError:
+            return f"EXDATE:{value}"
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return value
+        return f"EXDATE:{value}"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return exdate_line(moment)
 
 
 def event_json(

@@ -1,1 +1,0 @@
-"""Cronofy's authorization-code connect flow (issue #12): pages, consent, linking."""

@@ -1,1 +1,0 @@
-"""The process: uvicorn, the APScheduler jobs, signal handling and sd_notify."""

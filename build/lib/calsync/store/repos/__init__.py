@@ -1,1 +1,0 @@
-"""Repositories: one per aggregate, all bound to one session by `UnitOfWork`."""
