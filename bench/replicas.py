@@ -204,6 +204,9 @@ def main() -> int:
             print(
                 f"{args.calendars} calendars x {args.events} events in {time.monotonic() - t:.0f} s"
             )
+            t = time.monotonic()
+            _warm_up(server, calendars)
+            print(f"Radicale warmed up in {time.monotonic() - t:.0f} s", flush=True)
             urls = [c.url for c in calendars]
             results: dict[int, list[dict[str, float]]] = {}
             for _ in range(args.runs):
