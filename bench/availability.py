@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from read_events import database, free_port, libpq_url, pct  # noqa: E402
+from read_events import cpu_seconds, database, free_port, libpq_url, pct  # noqa: E402
 from tests.fixtures.api import CLIENT_SECRET, make_settings  # noqa: E402
 
 from calsync.model import EventContent  # noqa: E402
@@ -89,8 +89,9 @@ def load(store: Store, seed: int = 14) -> list[str]:
                 end = start + timedelta(minutes=rng.randrange(15, 91, 15))
                 recurrence: tuple[str, ...] = ()
                 if i % 10 == 0:  # a weekly series from the first week
+                    length = end - start
                     start -= timedelta(days=7 * ((start - START).days // 7))
-                    end = start + (end - start)
+                    end = start + length
                     recurrence = ("RRULE:FREQ=WEEKLY;COUNT=5",)
                 content = EventContent(f"e{i}", start, end, recurrence=recurrence)
                 events.append(BulkEvent(calendar.pk, content, now, remote_id=f"m{m}-e{i}"))
@@ -156,7 +157,7 @@ def serve(url: str, port: int, cache_mb: int) -> None:
 
 
 @contextmanager
-def server(url: str, cache_mb: int) -> Iterator[str]:
+def server(url: str, cache_mb: int) -> Iterator[tuple[str, int]]:
     port = free_port()
     command = [sys.executable, __file__, "--serve", url, "--port", str(port)]
     proc = subprocess.Popen([*command, "--cache-mb", str(cache_mb)], cwd=ROOT)
@@ -171,7 +172,7 @@ def server(url: str, cache_mb: int) -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("server did not start") from None
                 time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -187,14 +188,15 @@ def bodies(subs: list[str], mode: str, count: int) -> list[bytes]:
 
 
 def latency(
-    base: str, payloads: list[bytes], before: Callable[[int], None] | None = None
-) -> tuple[float, float, int]:
-    """p50, p99 (ms) and the result count of the first answer; ``before(i)`` runs
-    (untimed) before request ``i``."""
+    base: str, pid: int, payloads: list[bytes], before: Callable[[int], None] | None = None
+) -> tuple[float, float, float, int]:
+    """p50, p99 (ms), the server's CPU ms per request, and the result count of the first
+    answer; ``before(i)`` runs (untimed) before request ``i``."""
     times: list[float] = []
     results = -1
     with httpx.Client(base_url=base, headers={**HEADERS, "Content-Type": "application/json"}) as c:
         c.post("/v1/availability", content=payloads[0], timeout=120)  # warm (and fill caches)
+        cpu = cpu_seconds(pid)
         for i, payload in enumerate(payloads):
             if before is not None:
                 before(i)
@@ -206,7 +208,8 @@ def latency(
             if results < 0:
                 answer = response.json()
                 results = len(answer.get("available_slots", answer.get("available_periods", [])))
-    return statistics.median(times), pct(times, 0.99), results
+        cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / len(payloads)
+    return statistics.median(times), pct(times, 0.99), cpu_ms, results
 
 
 async def _throughput(base: str, payloads: list[bytes], clients: int, seconds: float) -> float:
@@ -242,8 +245,7 @@ RAW = (
     f"SELECT {_COLS} {_FROM}{_LIVE}AND e.end_at > {{p}} AND e.start_at < {{p}} "
     "AND e.recurring = {f} AND e.recurring_event_uid IS NULL "
     f"UNION ALL SELECT {_COLS} {_FROM}{_LIVE}AND e.recurring = {{t}} "
-    f"UNION ALL SELECT {_COLS} {_FROM}{_LIVE}AND e.recurring = {{f}} "
-    "AND e.recurring_event_uid IS NOT NULL"
+    f"UNION ALL SELECT {_COLS} {_FROM}{_LIVE}AND e.recurring_event_uid IS NOT NULL"
 )
 
 
@@ -273,7 +275,7 @@ def raw_floor(url: str, account_pks: list[int], window: tuple[datetime, datetime
 MODES = {"nocache": 0, "busy": 64, "same": 64, "write": 64}
 
 
-def writer(url: str, subs: list[str]) -> Callable[[int], None]:
+def writer(url: str, subs: list[str], run: int) -> Callable[[int], None]:
     """Before request i: one new event in member i % 10's calendar (through the write
     path), so that member's busy time is read and built again (its series from the
     series cache) and the answer computed again."""
@@ -286,9 +288,10 @@ def writer(url: str, subs: list[str]) -> Callable[[int], None]:
 
     def write(i: int) -> None:
         start = START + timedelta(days=i % DAYS, hours=3)  # outside the query periods
-        content = EventContent(f"w{i}", start, start + timedelta(minutes=30))
-        with store.write() as uow:
-            uow.events.upsert_managed(calendars[i % len(calendars)], f"bench-w{i}", content)
+        content = EventContent(f"w{run}-{i}", start, start + timedelta(minutes=30))
+        with store.write() as uow:  # a new event each time: a real change
+            calendar = calendars[i % len(calendars)]
+            assert uow.events.upsert_managed(calendar, f"bench-w{run}-{i}", content).changed
 
     return write
 
@@ -305,36 +308,45 @@ def bench_backend(backend: str, args: argparse.Namespace) -> None:
             START + timedelta(hours=7) - timedelta(minutes=10),
             START + timedelta(days=DAYS - 1, hours=20, minutes=5),
         )
-        rows: dict[str, list[tuple[float, float, float, int]]] = {m: [] for m in MODES}
+        rows: dict[str, list[tuple[float, float, float, float, int]]] = {m: [] for m in MODES}
         floors: list[float] = []
         for run in range(args.runs):
             for mode, cache_mb in MODES.items():
-                requests = args.requests if mode != "nocache" else max(5, args.requests // 20)
+                requests = args.requests if mode != "nocache" else 3
                 payloads = bodies(subs, "same" if mode == "write" else mode, requests)
-                before = writer(url, subs) if mode == "write" else None
+                before = writer(url, subs, run) if mode == "write" else None
                 # Throughput in "busy" mode asks questions not asked before (no answer hits).
                 more = bodies(subs, mode, 4000)[requests:] if mode == "busy" else payloads
-                with server(url, cache_mb) as base:
-                    p50, p99, results = latency(base, payloads, before)
+                with server(url, cache_mb) as (base, pid):
+                    p50, p99, cpu_ms, results = latency(base, pid, payloads, before)
                     qps = 0.0  # (throughput under writes is not measured)
                     if before is None:
                         qps = asyncio.run(_throughput(base, more, args.concurrency, args.duration))
-                rows[mode].append((p50, p99, qps, results))
+                rows[mode].append((p50, p99, cpu_ms, qps, results))
                 print(
                     f"{backend} run {run + 1} {mode}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-                    f"{qps:.0f} q/s, {results} results",
+                    f"server CPU {cpu_ms:.1f} ms/query, {qps:.0f} q/s, {results} results, "
+                    f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
             floors.append(raw_floor(url, pks, window, 20))
             print(f"{backend} run {run + 1} raw SQL floor: {floors[-1]:.1f} ms", flush=True)
-        print("\n| backend | mode | p50 ms | p99 ms | queries/s | results |")
-        print("|---|---|---:|---:|---:|---:|")
+        print(
+            "\n| backend | mode | p50 ms | p99 ms | server CPU ms/query | "
+            "CPU-bound q/s (1000 / CPU ms) | measured q/s | results |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
         for mode, found in rows.items():
             med = [statistics.median(col) for col in zip(*found, strict=True)]
-            cells = f"{med[0]:.1f} | {med[1]:.1f} | {med[2]:.0f} | {found[0][3]}"
+            capacity = 1000 / med[2] if med[2] > 0 else float("inf")
+            measured = f"{med[3]:.0f}" if med[3] else "-"
+            cells = (
+                f"{med[0]:.1f} | {med[1]:.1f} | {med[2]:.1f} | {capacity:.0f} | {measured} | "
+                f"{found[0][4]}"
+            )
             print(f"| {backend} | {mode} | {cells} |")
         floor = statistics.median(floors)
-        print(f"| {backend} | raw SQL floor (10 members' rows) | {floor:.1f} | | | |")
+        print(f"| {backend} | raw SQL floor (10 members' rows) | {floor:.1f} | | | | | |")
 
 
 def main() -> None:

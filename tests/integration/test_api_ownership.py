@@ -239,6 +239,47 @@ EXAMPLES: dict[tuple[str, str], Builder] = {
 }
 
 
+def _chronary(method: str, template: str) -> Builder:
+    """The Chronary dialect takes organization API keys only: an account's access token
+    (A's) is refused there outright, whatever id it names (tests/integration/
+    test_chronary_guide.py checks isolation between organizations)."""
+
+    def build(w: World) -> list[Example]:
+        path = template.format(
+            agent_id="agt_any", calendar_id=w.b.calendar_id, event_id=w.b_event_uid
+        )
+        body: dict[str, Any] | None = {} if method in ("POST", "PATCH") else None
+        return [_e(method, path, 401, json=body, note="an access token is no API key")]
+
+    return build
+
+
+_CHRONARY_ROUTES = [
+    ("GET", "/chronary/v1/agents"),
+    ("POST", "/chronary/v1/agents"),
+    ("GET", "/chronary/v1/agents/{agent_id}"),
+    ("PATCH", "/chronary/v1/agents/{agent_id}"),
+    ("DELETE", "/chronary/v1/agents/{agent_id}"),
+    ("GET", "/chronary/v1/agents/{agent_id}/calendars"),
+    ("POST", "/chronary/v1/agents/{agent_id}/calendars"),
+    ("GET", "/chronary/v1/agents/{agent_id}/events"),
+    ("GET", "/chronary/v1/calendars"),
+    ("POST", "/chronary/v1/calendars"),
+    ("GET", "/chronary/v1/calendars/{calendar_id}"),
+    ("PATCH", "/chronary/v1/calendars/{calendar_id}"),
+    ("DELETE", "/chronary/v1/calendars/{calendar_id}"),
+    ("GET", "/chronary/v1/calendars/{calendar_id}/events"),
+    ("POST", "/chronary/v1/calendars/{calendar_id}/events"),
+    ("GET", "/chronary/v1/calendars/{calendar_id}/events/{event_id}"),
+    ("PATCH", "/chronary/v1/calendars/{calendar_id}/events/{event_id}"),
+    ("DELETE", "/chronary/v1/calendars/{calendar_id}/events/{event_id}"),
+    ("GET", "/chronary/v1/events/{event_id}"),
+    ("PATCH", "/chronary/v1/events/{event_id}"),
+    ("DELETE", "/chronary/v1/events/{event_id}"),
+]
+EXAMPLES.update({route: _chronary(*route) for route in _CHRONARY_ROUTES})
+
+
 def route_keys(routes: list[BaseRoute]) -> set[tuple[str, str]]:
     """(method, path template) of every route, looking through included routers."""
     keys: set[tuple[str, str]] = set()

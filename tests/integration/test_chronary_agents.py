@@ -62,6 +62,14 @@ def test_filters_and_paging(sdk: Chronary) -> None:
     assert {a.id for a in first.auto_paging_iter()} == set(ids.values())
 
 
+def test_names_fit_the_account(sdk: Chronary) -> None:
+    with pytest.raises(chronary.BadRequestError) as caught:
+        sdk.agents.create(name="x" * 256, type="ai")
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["error"]["param"] == "name"
+    assert sdk.agents.create(name="  padded  ", type="ai").name == "padded"
+
+
 def test_unknown_agent(sdk: Chronary) -> None:
     for call in (
         lambda: sdk.agents.get("agt_nope"),

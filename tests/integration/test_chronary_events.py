@@ -280,3 +280,45 @@ def test_cross_dialect(api_server: ApiServer, sdk: Chronary, http: httpx.Client)
         )
     )
     assert [(e["event_id"], e["summary"]) for e in again] == [("from-cronofy", edited.title)]
+
+
+def test_holds_and_unkept_calendar_fields_are_refused(sdk: Chronary, calendar_id: str) -> None:
+    with pytest.raises(chronary.BadRequestError) as hold:
+        sdk.events.create(
+            calendar_id,
+            title="maybe",
+            start_time="2026-06-01T10:00:00Z",
+            end_time="2026-06-01T11:00:00Z",
+            status="hold",
+            hold_expires_at="2026-05-31T10:00:00Z",
+        )
+    assert isinstance(hold.value.body, dict) and hold.value.body["error"]["param"] == "status"
+    with pytest.raises(chronary.BadRequestError) as reminders:
+        sdk.calendars.create(name="r", timezone="UTC", default_reminders=[10])
+    assert isinstance(reminders.value.body, dict)
+    assert reminders.value.body["error"]["param"] == "default_reminders"
+    assert sdk.events.list(calendar_id).total == 0
+    assert [c.name for c in sdk.calendars.list().data] == ["Rooms"]
+
+
+def test_the_async_client_too(api_server: ApiServer, org_key: str) -> None:
+    import anyio
+    from chronary import AsyncChronary
+
+    from tests.fixtures.chronary import chronary_url
+
+    async def walk() -> list[str]:
+        async with AsyncChronary(
+            api_key=org_key, base_url=chronary_url(api_server), max_retries=0
+        ) as client:
+            calendar = await client.calendars.create(name="Async", timezone="UTC")
+            await client.events.create(
+                calendar.id,
+                title="awaited",
+                start_time="2026-11-01T10:00:00Z",
+                end_time="2026-11-01T11:00:00Z",
+            )
+            page = await client.events.list(calendar.id)
+            return [e.title async for e in page.auto_paging_iter()]
+
+    assert anyio.run(walk) == ["awaited"]

@@ -17,9 +17,9 @@ from html import unescape
 import httpx
 import pytest
 
-from calsync.api.connect.accounts import with_connections
 from calsync.config import Settings
 from calsync.sync import SyncEngine
+from calsync.sync.connections import with_connections
 from tests.fixtures.api import run_api_server
 from tests.fixtures.radicale import RadicaleServer, vevent_ics
 from tests.integration.connect_world import (

@@ -18,7 +18,13 @@ from click.testing import CliRunner, Result
 from calsync.cli.main import cli
 from calsync.store.repos.connect import digest
 from tests.fakes.google_calendar import GoogleCalendarFake
-from tests.integration.connect_world import APP_REDIRECT, Browser, ConnectWorld, connect_world
+from tests.integration.connect_world import (
+    APP_REDIRECT,
+    VAULT_KEY,
+    Browser,
+    ConnectWorld,
+    connect_world,
+)
 
 PRIMARY = "alice@example.com"
 
@@ -301,7 +307,15 @@ def test_account_list_and_remove_by_sub(
         f"{world.base_url}/oauth/token", data=_code_form(connect(world, browser)["code"])
     ).json()
     config = tmp_path / "calsync.toml"
-    config.write_text(f'[store]\nurl = "{store_url}"\n', encoding="utf-8")
+    (tmp_path / "vault-key").write_text(VAULT_KEY + "\n", encoding="utf-8")
+    (tmp_path / "google-secret").write_text(world.fake.client_secret + "\n", encoding="utf-8")
+    config.write_text(
+        f'[store]\nurl = "{store_url}"\nvault_key_file = "vault-key"\n'
+        f'[providers.google]\nclient_id = "{world.fake.client_id}"\n'
+        'client_secret_file = "google-secret"\n'
+        f'token_uri = "{world.fake.token_uri}"\napi_endpoint = "{world.fake.api_endpoint}"\n',
+        encoding="utf-8",
+    )
 
     def calsync(*args: str) -> Result:
         return CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
@@ -310,6 +324,14 @@ def test_account_list_and_remove_by_sub(
     assert listed.exit_code == 0, listed.output
     (row,) = listed.output.splitlines()[1:]
     assert row.split()[:5] == [PRIMARY, "connected", "google", "yes", tokens["sub"]]
+
+    synced = calsync("sync", "--once", "--account", PRIMARY)
+    assert synced.exit_code == 0, synced.output
+    assert synced.stdout.strip() == f"{PRIMARY}: ok, 2 calendar(s)"
+
+    status = calsync("status")
+    assert status.exit_code == 0, status.output
+    assert PRIMARY in status.output and "account remove" not in status.output
 
     removed = calsync("account", "remove", tokens["sub"], "--yes")
     assert removed.exit_code == 0, removed.output

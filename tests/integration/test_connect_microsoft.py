@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from calsync.api.connect.accounts import with_connections
 from calsync.config import MicrosoftAppSettings, Secret
 from calsync.sync import SyncEngine
+from calsync.sync.connections import with_connections
 from tests.fakes.graph_testing import event_body, graph_fake, soon
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fixtures.api import run_api_server

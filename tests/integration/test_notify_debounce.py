@@ -4,8 +4,9 @@ and only the changes that follow within the window wait for it, folded into one.
 The relay's passes (`OutboxRelay.run_once`, the work of one `run_forever` loop)
 run against a real store and a real receiver; the store's clock, which decides
 when a delivery is due, is the wall clock plus an offset that the test moves
-forward, so "within the window" and "after the window" are the test's choice
-and never a race with a loaded machine.
+forward. The clock is frozen once the channel is verified, so "within the window"
+and "after the window" are the test's choice and never a race with a loaded
+machine (eight commits on a busy PostgreSQL can take longer than the window).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def test_an_isolated_change_goes_at_once_and_a_burst_after_it_waits_for_the_wind
     store: Store, settings: Settings, receiver: Receiver, store_clock: StoreClock
 ) -> None:
     calendar, channel, relay = _world(store, settings, receiver)
+    store_clock.freeze()
     store_clock.offset += 2 * DEBOUNCE  # a quiet period since the verification
 
     first_uid = _write(store, calendar, "first")
@@ -130,6 +132,7 @@ def test_a_change_while_a_notification_is_in_flight_waits_for_the_window(
     store: Store, settings: Settings, receiver: Receiver, store_clock: StoreClock
 ) -> None:
     calendar, channel, relay = _world(store, settings, receiver)
+    store_clock.freeze()
     store_clock.offset += 2 * DEBOUNCE
     in_flight, release = threading.Event(), threading.Event()
 

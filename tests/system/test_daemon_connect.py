@@ -104,13 +104,19 @@ def test_connected_account_syncs_survives_a_restart_and_relinks(
         # Scheduled at once by the connect (the interval alone would also get there;
         # the initial-sync notification below is what proves a first sync completed).
         wait_until(synced, 30, "the first sync of the connected account")
-        store = Store(store_url)
-        try:
-            with store.read() as uow:
-                kinds = [r.kind for r in uow.outbox.list()]
-        finally:
-            store.dispose()
-        assert "profile_initial_sync_completed" in kinds
+
+        # A first listing commits page by page and stamps its cursor (with the
+        # milestone) last, so the events can be readable a moment before it.
+        def initial_sync_announced() -> bool:
+            store = Store(store_url)
+            try:
+                with store.read() as uow:
+                    kinds = [r.kind for r in uow.outbox.list()]
+            finally:
+                store.dispose()
+            return "profile_initial_sync_completed" in kinds
+
+        wait_until(initial_sync_announced, 30, "profile_initial_sync_completed")
 
         channel = client.create_notification_channel(receiver.url)
         assert channel["channel_id"].startswith("chn_")

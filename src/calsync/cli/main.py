@@ -213,7 +213,10 @@ def status(state: CliState) -> None:
     state.configure_logging()
     settings = state.settings()
     with bootstrap.store_session(settings) as store:
-        rows = collect_status(store, settings)
+        from calsync.sync.connections import with_connections
+
+        # Accounts connected through /oauth/authorize are listed as accounts, not leftovers.
+        rows = collect_status(store, with_connections(settings, store))
     click.echo(render_status(rows))
 
 

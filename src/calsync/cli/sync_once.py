@@ -38,6 +38,10 @@ def run_once(
 ) -> list[AccountSyncReport]:
     """Sync the selected accounts once; a progress bar for long first pulls when interactive."""
     from calsync.sync import RichProgress, SyncEngine
+    from calsync.sync.connections import with_connections
+
+    # Accounts connected through /oauth/authorize are synced too (and named by --account).
+    settings = with_connections(settings, store)
 
     def progress(account: AccountSettings) -> ProgressSink | None:
         return RichProgress(f"syncing {account.name}") if interactive else None

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from calsync.api.connect.accounts import with_connections
 from calsync.api.deps import ApiServices
 from calsync.api.provider_push import install_provider_push
 from calsync.config import AccountSettings, Settings
@@ -52,6 +51,7 @@ from calsync.notify.provider_push_jobs import CalendarRuns, engine_trigger, regi
 from calsync.store import CalendarRecord, Store
 from calsync.store.sole_process import DAEMON, sole_process
 from calsync.sync import AccountSyncReport, SyncEngine
+from calsync.sync.connections import with_connections
 
 log = logging.getLogger(__name__)
 

@@ -105,6 +105,9 @@ class DeltaPull:
         self._refetched: set[str] = set()
         #: Master id -> original starts listed in this round (occurrences and exceptions).
         self._listed_originals: dict[str, set[date | datetime]] = {}
+        #: Masters whose occurrences this pull listed: a changed (or new) series, all of
+        #: whose occurrences in the window come in the same round.
+        self._occurrence_masters: set[str] = set()
 
     # -- requests ---------------------------------------------------------------------
 
@@ -190,6 +193,10 @@ class DeltaPull:
             raise ProviderError("Graph's last delta page carried no @odata.deltaLink")
         listed = {e.remote_id for e in changed}
         extra, deleted = self._resolve([r for r in dict.fromkeys(removed) if r not in listed])
+        # A series created or changed since the cursor may already miss occurrences that
+        # were cancelled before this round (they are never reported as removed).
+        changed_series = (self._occurrence_masters | self._refetched) - set(deleted)
+        extra += self._cancellations(bounds, masters=changed_series, confirm=True)
         return iter(
             [
                 PullPage(
@@ -231,6 +238,8 @@ class DeltaPull:
                     key = original.date()
                 self.memory.instances[str(item["id"])] = (master_id, key)
                 self._listed_originals.setdefault(master_id, set()).add(key)
+                if kind == "occurrence":
+                    self._occurrence_masters.add(master_id)
             if kind == "exception":
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events
@@ -275,16 +284,26 @@ class DeltaPull:
             return True  # unreadable: let Graph's answer for the instance decide
         return original in found
 
-    def _cancellations(self, bounds: tuple[datetime, datetime]) -> list[RemoteEvent]:
-        """Occurrences a full round did not list, of the series it listed: cancelled.
+    def _cancellations(
+        self,
+        bounds: tuple[datetime, datetime],
+        *,
+        masters: set[str] | None = None,
+        confirm: bool = False,
+    ) -> list[RemoteEvent]:
+        """Occurrences a round did not list, of the series it listed: cancelled.
 
         A cancelled occurrence is simply absent from calendarView, so the series'
         rule names it and Graph does not. Only occurrences a day clear of the
         window's edges are judged (an edge occurrence may overlap it or not).
+        ``confirm`` (incremental rounds, which need not list an unchanged exception):
+        what seems missing is checked against the series' ``instances`` first.
         """
         first, last = bounds[0] + timedelta(days=1), bounds[1] - timedelta(days=1)
         found: list[RemoteEvent] = []
         for master_id, listed in self._listed_originals.items():
+            if masters is not None and master_id not in masters:
+                continue
             cached = self.memory.masters.get(master_id)
             if cached is None or not cached[1].content.recurrence:
                 continue
@@ -295,15 +314,36 @@ class DeltaPull:
                 )
             except (ValueError, TypeError):
                 continue  # a rule dateutil cannot read: nothing is judged cancelled
-            for original in expected:
-                if original not in listed:
-                    stamp = (
-                        original.strftime("%Y%m%dT%H%M%SZ")
-                        if isinstance(original, datetime)
-                        else original.strftime("%Y%m%d")
-                    )
-                    remote_id = f"{master_id}/cancelled/{stamp}"
-                    found.append(cancelled_override(remote_id, master_id, original))
+            missing = [o for o in expected if o not in listed]
+            if missing and confirm:
+                live = self._instance_originals(master_id, bounds, content.all_day)
+                missing = [o for o in missing if o not in live]
+            for original in missing:
+                stamp = (
+                    original.strftime("%Y%m%dT%H%M%SZ")
+                    if isinstance(original, datetime)
+                    else original.strftime("%Y%m%d")
+                )
+                remote_id = f"{master_id}/cancelled/{stamp}"
+                found.append(cancelled_override(remote_id, master_id, original))
+        return found
+
+    def _instance_originals(
+        self, master_id: str, bounds: tuple[datetime, datetime], all_day: bool
+    ) -> set[date | datetime]:
+        """Original starts of the series' live occurrences and exceptions in the window."""
+        params = {
+            "startDateTime": _stamp(bounds[0]),
+            "endDateTime": _stamp(bounds[1]),
+            "$top": "1000",
+        }
+        found: set[date | datetime] = set()
+        path = f"/me/events/{master_id}/instances"
+        for page in self.client.pages(path, "list instances", params=params):
+            for item in page.get("value") or ():
+                if isinstance(item.get("originalStart"), str):
+                    original = parse_offset_time(item["originalStart"])
+                    found.add(original.date() if all_day else original)
         return found
 
     def _master(self, master_id: str, etag: str | None) -> RemoteEvent | None:

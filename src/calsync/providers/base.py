@@ -10,7 +10,7 @@ How the four remote styles map onto `pull`:
 provider  cursor                               expiry
 ========  ===================================  ==============================
 Google    nextSyncToken                        410 -> `CursorExpired`
-Graph     the whole @odata.deltaLink URL       410 / syncStateNotFound
+Graph     JSON: @odata.deltaLink + its window  410 / syncStateNotFound
 CalDAV    sync-collection token (or ctag +     403/409/412 valid-sync-token
           etags when sync-collection missing)
 ICS       ETag / Last-Modified of the feed     never expires; 304 = unchanged

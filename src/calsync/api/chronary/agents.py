@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from calsync.api.chronary.auth import Org
 from calsync.api.chronary.errors import not_found
@@ -25,7 +25,7 @@ from calsync.api.chronary.listing import Paging, envelope
 from calsync.api.chronary.mapping.agents import agent_json
 from calsync.api.chronary.openapi import responses
 from calsync.api.deps import ApiServices, Services
-from calsync.api.fields import CalendarName, Metadata, OptionalCalendarName
+from calsync.api.fields import NAME_SCHEMA, CalendarName, Metadata
 from calsync.errors import NotFound
 from calsync.store import UnitOfWork
 from calsync.store.repos.chronary import AgentRecord
@@ -34,13 +34,20 @@ router = APIRouter(tags=["chronary: agents"])
 
 AgentType = Literal["ai", "human", "resource"]
 MAX_DESCRIPTION = 4096
+#: The account's display name holds it (`accounts.display_name`, 255 characters).
+MAX_AGENT_NAME = 255
+AgentName = Annotated[
+    CalendarName,
+    Field(max_length=MAX_AGENT_NAME),
+    WithJsonSchema({**NAME_SCHEMA, "maxLength": MAX_AGENT_NAME}),
+]
 LISTED = ("active", "paused")
 
 
 class ChronaryAgentCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: CalendarName
+    name: AgentName
     type: AgentType
     description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None = None
     metadata: Metadata | None = None
@@ -49,7 +56,7 @@ class ChronaryAgentCreate(BaseModel):
 class ChronaryAgentUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: OptionalCalendarName = None
+    name: AgentName | None = None
     description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None = None
     status: Literal["active", "paused"] | None = None
     metadata: Metadata | None = None

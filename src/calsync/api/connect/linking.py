@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from calsync.api.connect.accounts import CALDAV, GOOGLE, provider_options, seal
 from calsync.api.connect.consent import Granted
 from calsync.api.deps import ApiServices
 from calsync.errors import CredentialsInvalid
 from calsync.model import RemoteCalendar
 from calsync.providers import registry
+from calsync.providers.connections import CALDAV, GOOGLE, provider_options, seal
 from calsync.store.repos.connect import AuthRequestRecord
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ import httpx
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from calsync.api.connect.accounts import GOOGLE, unseal
 from calsync.api.deps import ApiServices, Auth, Services
 from calsync.api.openapi import TOKEN_ROUTE, responses
 from calsync.errors import Conflict, CredentialsInvalid
+from calsync.providers.connections import GOOGLE, unseal
 from calsync.store.profile_events import PROFILE_DISCONNECTED, enqueue_profile_event
 
 log = logging.getLogger(__name__)

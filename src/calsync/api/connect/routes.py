@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from calsync.api.connect import consent, pages
-from calsync.api.connect.accounts import CALDAV, GOOGLE, MICROSOFT, seal, unseal, vault
 from calsync.api.connect.flow import (
     KNOWN_SCOPES,
     PROVIDER_ALIASES,
@@ -39,6 +38,7 @@ from calsync.api.connect.linking import link
 from calsync.api.deps import ApiServices, Services
 from calsync.errors import CalsyncError, CredentialsInvalid, UserError
 from calsync.notify.ssrf import CallbackRefused, check_callback_url
+from calsync.providers.connections import CALDAV, GOOGLE, MICROSOFT, seal, unseal, vault
 from calsync.store.repos.connect import AuthRequestRecord
 
 log = logging.getLogger(__name__)

@@ -70,7 +70,11 @@ def _statement(with_calendars: bool) -> Any:
         _E.recurring_event_uid.is_(None),
     )
     masters = _arm(with_calendars, _E.recurring.is_(True))
-    overrides = _arm(with_calendars, _E.recurring.is_(False), _E.recurring_event_uid.is_not(None))
+    # Only `recurring_event_uid` here, so the (account_id, recurring_event_uid) index
+    # is the one that serves it (with `recurring` too, SQLite walks every single event
+    # of the account by (account_id, recurring)). A recurring override comes twice; the
+    # caller keys series by uid, so the copy is harmless.
+    overrides = _arm(with_calendars, _E.recurring_event_uid.is_not(None))
     return union_all(singles, masters, overrides)
 
 
