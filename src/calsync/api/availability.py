@@ -113,7 +113,7 @@ def _accounts(uow: UnitOfWork, parsed: ParsedQuery) -> dict[str, AccountRecord]:
         raise ValidationError(
             {
                 f"{parsed.fields[sub]}.sub": [
-                    {"key": "errors.unknown_sub", "description": f"unknown sub {sub!r}"}
+                    {"key": "errors.unknown_sub", "description": "unknown sub"}
                 ]
                 for sub in unknown
             }
@@ -157,7 +157,7 @@ def _check_calendars(
             problems[f"{parsed.fields[sub]}.calendar_ids"] = [
                 {
                     "key": "errors.unknown_calendar",
-                    "description": f"unknown calendar id {sorted(unknown)[0]!r}",
+                    "description": "unknown calendar id (not a calendar of this member)",
                 }
             ]
     if problems:
