@@ -39,6 +39,7 @@ B_DESCRIPTION = "B-secret-description-91c2"
 B_EVENT_ID = "b-secret-event-id-55d1"
 B_CAL_NAME = "B-secret-calendar-name-0e4b"
 B_CALLBACK = "http://127.0.0.1:9/b-secret-callback-4c1f"
+B_RULE_ID = "b-secret-rule-id-3d1e"
 
 
 @dataclass
@@ -85,6 +86,20 @@ def _event_body(event_id: str) -> dict[str, Any]:
         "summary": "A writes",
         "start": "2026-06-01T09:00:00Z",
         "end": "2026-06-01T10:00:00Z",
+    }
+
+
+_RULE: dict[str, Any] = {
+    "tzid": "Europe/London",
+    "weekly_periods": [{"day": "monday", "start_time": "09:00", "end_time": "17:00"}],
+}
+
+
+def _availability(*members: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "participants": [{"members": list(members), "required": "all"}],
+        "required_duration": {"minutes": 30},
+        "query_periods": [{"start": "2026-06-01T08:00:00Z", "end": "2026-06-01T18:00:00Z"}],
     }
 
 
@@ -219,6 +234,48 @@ EXAMPLES: dict[tuple[str, str], Builder] = {
         _e("GET", f"/ical/{w.b.calendar_id}.ics", 404, token="none"),
         _e("GET", f"/ical/{w.b_feed_token}x.ics", 404, token="none"),
     ],
+    # Availability: an account token asks about its own sub only; rules are per account.
+    ("POST", "/v1/availability"): lambda w: [
+        _e("POST", "/v1/availability", 403, json=_availability({"sub": w.b.sub})),
+        _e(
+            "POST",
+            "/v1/availability",
+            403,
+            json=_availability({"sub": w.a.sub}, {"sub": w.b.sub}),
+            note="B beside A",
+        ),
+        _e(
+            "POST",
+            "/v1/availability",
+            422,
+            json=_availability({"sub": w.a.sub, "calendar_ids": [w.b.calendar_id]}),
+            note="B's calendar",
+        ),
+        _e(
+            "POST",
+            "/v1/availability",
+            200,
+            json=_availability(
+                {"sub": w.a.sub, "managed_availability": True, "availability_rule_ids": [B_RULE_ID]}
+            ),
+            note="B's rule id",
+        ),
+    ],
+    ("POST", "/v1/availability_rules"): lambda w: [
+        _e(
+            "POST",
+            "/v1/availability_rules",
+            422,
+            json={**_RULE, "availability_rule_id": "a-rule", "calendar_ids": [w.b.calendar_id]},
+        )
+    ],
+    ("GET", "/v1/availability_rules"): lambda w: [_e("GET", "/v1/availability_rules", 200)],
+    ("GET", "/v1/availability_rules/{availability_rule_id}"): lambda w: [
+        _e("GET", f"/v1/availability_rules/{B_RULE_ID}", 404)
+    ],
+    ("DELETE", "/v1/availability_rules/{availability_rule_id}"): lambda w: [
+        _e("DELETE", f"/v1/availability_rules/{B_RULE_ID}", 404)
+    ],
     # Channels.
     ("POST", "/v1/channels"): lambda w: [
         _e(
@@ -235,6 +292,52 @@ EXAMPLES: dict[tuple[str, str], Builder] = {
     ("GET", "/v1/channels"): lambda w: [_e("GET", "/v1/channels", 200)],
     ("DELETE", "/v1/channels/{channel_id}"): lambda w: [
         _e("DELETE", f"/v1/channels/{w.b_channel_id or 'chn_none'}", 404, json={})
+    ],
+    ("POST", "/v1/profiles/{profile_id}/revoke"): lambda w: [
+        _e("POST", f"/v1/profiles/{w.b.profile_id}/revoke", 404, json={})
+    ],
+    ("POST", "/push/microsoft"): lambda w: [
+        _e(
+            "POST",
+            "/push/microsoft",
+            404,
+            token="none",
+            json={"value": [{"subscriptionId": "sub-unknown", "clientState": "x"}]},
+            note="no such subscription",
+        )
+    ],
+    # The connect flow: A holds no state or code of B's (both are bound to B's
+    # browser and app), so what A can send is refused without a word of B's.
+    ("GET", "/oauth/authorize"): lambda w: [
+        _e(
+            "GET",
+            "/oauth/authorize",
+            400,
+            token="none",
+            params={
+                "response_type": "code",
+                "client_id": "client-of-nobody",
+                "redirect_uri": "http://127.0.0.1:9/cb",
+                "scope": "read_write",
+                "state": "s",
+            },
+            note="unknown client: an error page, no redirect",
+        )
+    ],
+    ("GET", "/oauth/connect/{provider}"): lambda w: [
+        _e("GET", "/oauth/connect/google", 400, 404, token="none", note="no pending request")
+    ],
+    ("POST", "/oauth/connect/caldav"): lambda w: [
+        _e("POST", "/oauth/connect/caldav", 400, 404, 415, 422, token="none")
+    ],
+    ("GET", "/oauth/callback/{provider}"): lambda w: [
+        _e(
+            "GET",
+            "/oauth/callback/google",
+            400,
+            token="none",
+            params={"state": "forged", "code": "forged"},
+        )
     ],
 }
 
@@ -353,6 +456,14 @@ def _b_world(server: ApiServer, http: httpx.Client) -> World:
         assert channel.status_code == 200, channel.text
         channel_id = channel.json()["channel"]["channel_id"]
 
+    if ("POST", "/v1/availability_rules") in keys:
+        rule = http.post(
+            "/v1/availability_rules",
+            json={**_RULE, "availability_rule_id": B_RULE_ID, "calendar_ids": [b.calendar_id]},
+            headers=b.headers,
+        )
+        assert rule.status_code == 200, rule.text
+
     calendars = get(http, "/v1/calendars", b.access_token).json()["calendars"]
     feed_token = calendars[0]["ical_url"].rsplit("/", 1)[1].removesuffix(".ics")
     world = World(
@@ -381,6 +492,7 @@ def _b_world(server: ApiServer, http: httpx.Client) -> World:
         feed_token,
         *(e["event_uid"] for e in events),
         *([channel_id, B_CALLBACK] if channel_id else []),
+        B_RULE_ID,
     }
     return world
 
@@ -448,3 +560,5 @@ def test_no_cross_tenant_access(world: tuple[World, httpx.Client]) -> None:
     if w.b_channel_id is not None:
         channels = get(http, "/v1/channels", w.b.access_token).json()["channels"]
         assert [c["channel_id"] for c in channels] == [w.b_channel_id]
+    rules = get(http, "/v1/availability_rules", w.b.access_token).json()["availability_rules"]
+    assert [r["availability_rule_id"] for r in rules] == [B_RULE_ID]

@@ -47,7 +47,6 @@ from calsync.availability import (
     AvailabilityRule,
     AvailableResult,
     Interval,
-    ResponseFormat,
     find_availability,
 )
 from calsync.errors import ValidationError
@@ -113,7 +112,7 @@ def _accounts(uow: UnitOfWork, parsed: ParsedQuery) -> dict[str, AccountRecord]:
         raise ValidationError(
             {
                 f"{parsed.fields[sub]}.sub": [
-                    {"key": "errors.unknown_sub", "description": f"unknown sub {sub!r}"}
+                    {"key": "errors.unknown_sub", "description": "unknown sub"}
                 ]
                 for sub in unknown
             }
@@ -157,7 +156,7 @@ def _check_calendars(
             problems[f"{parsed.fields[sub]}.calendar_ids"] = [
                 {
                     "key": "errors.unknown_calendar",
-                    "description": f"unknown calendar id {sorted(unknown)[0]!r}",
+                    "description": "unknown calendar id (not a calendar of this member)",
                 }
             ]
     if problems:
@@ -191,8 +190,7 @@ def answer(services: ApiServices, parsed: ParsedQuery, body_key: bytes) -> bytes
                 services.busy_cache.put(busy_key, found)
             busy[sub] = found
     results = find_availability(parsed.query, busy, rules)
-    slots = parsed.query.response_format is not ResponseFormat.PERIODS
-    body = render(results, "available_slots" if slots else "available_periods")
+    body = render(results, parsed.answer_key)
     services.read_cache.put(cache_key, body)
     return body
 

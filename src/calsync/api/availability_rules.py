@@ -149,7 +149,9 @@ def upsert_rule_route(
             if unknown:
                 problems = Problems()
                 problems.add(
-                    "calendar_ids", "errors.unknown_calendar", f"unknown calendar id {unknown[0]!r}"
+                    "calendar_ids",
+                    "errors.unknown_calendar",
+                    "unknown calendar id (not a calendar of this account)",
                 )
                 problems.raise_if_any()
         record = uow.availability.upsert_rule(
@@ -189,5 +191,5 @@ def get_rule_route(availability_rule_id: str, auth: Auth, services: Services) ->
 def delete_rule_route(availability_rule_id: str, auth: Auth, services: Services) -> Response:
     with services.store.write() as uow:
         if not uow.availability.delete_rule(auth.account.pk, availability_rule_id):
-            raise NotFound(f"no availability rule {availability_rule_id!r}")
+            raise NotFound("no such availability rule")
     return Response(status_code=202)

@@ -92,7 +92,7 @@ class AvailabilityRepo:
     def rule(self, account_pk: int, rule_id: str) -> AvailabilityRuleRecord:
         row = self._find(account_pk, rule_id)
         if row is None:
-            raise NotFound(f"no availability rule {rule_id!r}")
+            raise NotFound("no such availability rule")
         return _record(row)
 
     def delete_rule(self, account_pk: int, rule_id: str) -> bool:
