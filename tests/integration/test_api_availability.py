@@ -152,6 +152,16 @@ def test_pycronofy_every_response_format(
         response_format="slots",
     )
     assert [s["start"] for s in slots] == [z(at(9)), z(at(11, 30))]
+    # Without a format pycronofy reads available_periods: the same slots are there.
+    same = cronofy.availability(
+        participants=[{"members": [app_calendar.sub]}],
+        required_duration=60,
+        query_slots=[{"start": at(9)}, {"start": at(10)}, {"start": at(11, 30)}],
+    )
+    assert [(s["start"], s["end"]) for s in same] == [
+        (z(at(9)), z(at(10))),
+        (z(at(11, 30)), z(at(12, 30))),
+    ]
 
 
 def _remote(store: Store, cal: AppCalendar, events: list[RemoteEvent]) -> None:

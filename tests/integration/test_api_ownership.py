@@ -293,6 +293,52 @@ EXAMPLES: dict[tuple[str, str], Builder] = {
     ("DELETE", "/v1/channels/{channel_id}"): lambda w: [
         _e("DELETE", f"/v1/channels/{w.b_channel_id or 'chn_none'}", 404, json={})
     ],
+    ("POST", "/v1/profiles/{profile_id}/revoke"): lambda w: [
+        _e("POST", f"/v1/profiles/{w.b.profile_id}/revoke", 404, json={})
+    ],
+    ("POST", "/push/microsoft"): lambda w: [
+        _e(
+            "POST",
+            "/push/microsoft",
+            404,
+            token="none",
+            json={"value": [{"subscriptionId": "sub-unknown", "clientState": "x"}]},
+            note="no such subscription",
+        )
+    ],
+    # The connect flow: A holds no state or code of B's (both are bound to B's
+    # browser and app), so what A can send is refused without a word of B's.
+    ("GET", "/oauth/authorize"): lambda w: [
+        _e(
+            "GET",
+            "/oauth/authorize",
+            400,
+            token="none",
+            params={
+                "response_type": "code",
+                "client_id": "client-of-nobody",
+                "redirect_uri": "http://127.0.0.1:9/cb",
+                "scope": "read_write",
+                "state": "s",
+            },
+            note="unknown client: an error page, no redirect",
+        )
+    ],
+    ("GET", "/oauth/connect/{provider}"): lambda w: [
+        _e("GET", "/oauth/connect/google", 400, 404, token="none", note="no pending request")
+    ],
+    ("POST", "/oauth/connect/caldav"): lambda w: [
+        _e("POST", "/oauth/connect/caldav", 400, 404, 415, 422, token="none")
+    ],
+    ("GET", "/oauth/callback/{provider}"): lambda w: [
+        _e(
+            "GET",
+            "/oauth/callback/google",
+            400,
+            token="none",
+            params={"state": "forged", "code": "forged"},
+        )
+    ],
 }
 
 

@@ -1,18 +1,19 @@
-"""CalDAV discovery and transport against a real Radicale (issue #11, start-up cost).
+"""CalDAV discovery and transport against a real Radicale (issue #11).
 
-The provider speaks HTTP through the standard library (no `caldav` package, no
-niquests, no httpx), so a cold ``calsync sync --once`` imports none of them.
-What discovery must still do, and what a pass costs in requests:
+The provider speaks HTTP through the `caldav` library's client and session (the
+project's rule: well-kept libraries, not hand-rolled HTTP). What must hold:
 
-- from the principal URL one PROPFIND finds the home; from the server root two
-  (RFC 5397 current-user-principal, then calendar-home-set); a redirect (Radicale
-  sends /.well-known/caldav to /) is followed;
+- the library's discovery finds the home from the principal URL, the server root
+  and /.well-known/caldav (Radicale redirects it to /): two Depth-0 PROPFINDs
+  (current-user-principal, calendar-home-set), then our home listing;
 - credentials in the URL's userinfo authenticate, and never show in a message;
 - the ctag the calendar listing reported is the one the first pull uses: a pass
   with discovery asks for it once, not twice;
 - a kept-alive connection is reused, and one the server closed while it idled is
   replaced rather than failing the request (Radicale's own server closes every
-  connection, so a small HTTP/1.1 server stands in).
+  connection, so a small HTTP/1.1 server stands in);
+- the library is imported only when a CalDAV account is used: `config check` of
+  a CalDAV account and `sync --once` of a memory account never load it.
 """
 
 from __future__ import annotations
@@ -55,12 +56,9 @@ def event(uid: str) -> str:
     return vevent_ics(uid, "DTSTAMP:20260101T000000Z\nDTSTART:20260301T140000Z\nSUMMARY:x")
 
 
-@pytest.mark.parametrize(
-    ("where", "propfinds"),
-    [("principal", 1), ("root", 2), ("well-known", 2)],
-)
+@pytest.mark.parametrize("where", ["principal", "root", "well-known"])
 def test_discovery_finds_the_calendar_from_each_kind_of_url(
-    radicale_calendar: RadicaleCalendar, where: str, propfinds: int
+    radicale_calendar: RadicaleCalendar, where: str
 ) -> None:
     server = radicale_calendar.server
     url = {
@@ -76,8 +74,8 @@ def test_discovery_finds_the_calendar_from_each_kind_of_url(
         provider.close()
     assert [c.remote_id for c in calendars] == [radicale_calendar.url]
     assert calendars[0].version  # the listing carries the ctag
-    # The discovery PROPFINDs (Depth 0), then the home listing (Depth 1).
-    assert [m for m, _ in log] == ["PROPFIND"] * (propfinds + 1)
+    # The library's discovery PROPFINDs (Depth 0), then the home listing (Depth 1).
+    assert [m for m, _ in log] == ["PROPFIND"] * 3
     assert log[-1][1] == server.principal_url
 
 
@@ -201,21 +199,28 @@ with open(out, "w") as f:
 """
 
 
-def test_a_cold_caldav_pass_imports_no_http_library(
+def test_the_caldav_library_is_imported_only_for_a_caldav_account(
     radicale_calendar: RadicaleCalendar, tmp_path: Path
 ) -> None:
     radicale_calendar.put("one.ics", event("one"))
     server = radicale_calendar.server
-    config = tmp_path / "calsync.toml"
-    config.write_text(
-        '[store]\nurl = "sqlite:///calsync.db"\n[logging]\nlevel = "warning"\n'
+    dav = tmp_path / "dav.toml"
+    dav.write_text(
+        '[store]\nurl = "sqlite:///dav.db"\n[logging]\nlevel = "warning"\n'
         f'[[accounts]]\nname = "dav"\nprovider = "caldav"\nurl = "{server.principal_url}"\n'
         f'username = "{server.username}"\npassword_file = "{server.password_file}"\n',
         encoding="utf-8",
     )
+    memory = tmp_path / "memory.toml"
+    memory.write_text(
+        '[store]\nurl = "sqlite:///memory.db"\n[logging]\nlevel = "warning"\n'
+        '[[accounts]]\nname = "mem"\nprovider = "memory"\n',
+        encoding="utf-8",
+    )
 
-    def run(*argv: str) -> tuple[int, set[str]]:
+    def run(config: Path, *argv: str) -> tuple[int, set[str]]:
         out = tmp_path / "modules.json"
+        out.unlink(missing_ok=True)
         done = subprocess.run(
             [sys.executable, "-c", RUNNER, str(out), "--config", str(config), *argv],
             capture_output=True,
@@ -227,16 +232,24 @@ def test_a_cold_caldav_pass_imports_no_http_library(
         result = json.loads(out.read_text())
         return result["code"], set(result["modules"])
 
-    assert run("db", "upgrade")[0] == 0
-    code, modules = run("sync", "--once")
+    dav_library = ("caldav", "niquests", "urllib3")
+    never = ("httpx", "fastapi", "alembic")
+    code, modules = run(dav, "config", "check")
+    assert code == 0
+    assert loaded(modules, (*dav_library, *never, "icalendar")) == []
+    assert "calsync.providers.caldav" not in modules
+    for config in (memory, dav):
+        assert run(config, "db", "upgrade")[0] == 0
+    code, modules = run(memory, "sync", "--once")
+    assert code == 0
+    assert loaded(modules, (*dav_library, *never)) == []
+    # A CalDAV pass goes through the library (its session, its discovery), and
+    # still loads nothing of the API server or the migrations.
+    code, modules = run(dav, "sync", "--once")
     assert code == 0
     assert "calsync.providers.caldav" in modules
-    heavy = ("caldav", "niquests", "urllib3", "httpx", "requests", "fastapi", "alembic")
-    assert loaded(modules, heavy) == []
-    assert loaded(modules, ("icalendar",)) == ["icalendar"]  # the event was parsed
-    code, modules = run("sync", "--once")  # nothing changed: nothing to parse
-    assert code == 0
-    assert loaded(modules, (*heavy, "icalendar")) == []
+    assert loaded(modules, ("caldav",)) == ["caldav"]
+    assert loaded(modules, never) == []
 
 
 def loaded(modules: set[str], libraries: tuple[str, ...]) -> list[str]:

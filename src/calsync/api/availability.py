@@ -47,7 +47,6 @@ from calsync.availability import (
     AvailabilityRule,
     AvailableResult,
     Interval,
-    ResponseFormat,
     find_availability,
 )
 from calsync.errors import ValidationError
@@ -191,8 +190,7 @@ def answer(services: ApiServices, parsed: ParsedQuery, body_key: bytes) -> bytes
                 services.busy_cache.put(busy_key, found)
             busy[sub] = found
     results = find_availability(parsed.query, busy, rules)
-    slots = parsed.query.response_format is not ResponseFormat.PERIODS
-    body = render(results, "available_slots" if slots else "available_periods")
+    body = render(results, parsed.answer_key)
     services.read_cache.put(cache_key, body)
     return body
 

@@ -61,8 +61,10 @@ class ParsedQuery:
     #: sub -> the calendar ids its listings name (None: all its calendars). A sub listed
     #: twice with different calendar_ids is asked for the union (see `parse_availability`).
     calendar_ids: dict[str, tuple[str, ...] | None]
-    #: True when the body used ``query_slots``: the answer is slots.
-    slots_answer: bool
+    #: The answer's key: ``available_periods`` for the ``periods`` format (also when
+    #: ``query_slots`` are evaluated as slots: pycronofy picks the key by the format it
+    #: sent), ``available_slots`` for the slot formats.
+    answer_key: str
     #: sub -> the path of its first listing (``participants.0.members.1``), for errors.
     fields: dict[str, str]
 
@@ -322,10 +324,10 @@ def parse_availability(body: Mapping[str, Any]) -> ParsedQuery:
             max_results = int(value)
 
     periods = _query_periods(problems, body, duration)
-    slots_answer = "query_slots" in body
     problems.raise_if_any()
     assert duration is not None and periods is not None
-    if slots_answer and fmt is ResponseFormat.PERIODS:
+    answer_key = "available_periods" if fmt is ResponseFormat.PERIODS else "available_slots"
+    if "query_slots" in body:  # each slot is a period exactly the duration long
         fmt = ResponseFormat.SLOTS
     try:
         query = AvailabilityQuery(
@@ -339,7 +341,7 @@ def parse_availability(body: Mapping[str, Any]) -> ParsedQuery:
         )
     except ValueError as exc:  # every rule is checked above; this is a guard
         raise ValidationError.single("base", "errors.invalid", str(exc)) from None
-    return ParsedQuery(query, calendars, slots_answer, fields)
+    return ParsedQuery(query, calendars, answer_key, fields)
 
 
 def _query_periods(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -123,3 +125,16 @@ def request_failure(
     is the config key that holds the URL, named in the advice."""
     problem = _problem(exc, url, timeout, setting)
     return TransientProviderError(f"{where(what, url)}: {problem}")
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None

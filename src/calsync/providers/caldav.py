@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from calsync.errors import CredentialsInvalid, CursorExpired, ProviderError, RateLimited
+from calsync.errors import CursorExpired, ProviderError
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import _caldav_xml as dav
 from calsync.providers._caldav_config import CONFIG_SECTION, DEFAULT_MULTIGET_BATCH
@@ -47,17 +47,11 @@ from calsync.providers._caldav_cursors import (
 from calsync.providers._caldav_http import (
     CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
-    NOT_CALDAV,
-    REFUSED_CREDENTIALS,
     XML_HEADERS,
     DavTransport,
-    Reply,
     RequestHook,
-    discovery_problem,
-    retry_after,
 )
 from calsync.providers._calendar_filter import no_calendar_matches
-from calsync.providers._failures import where
 from calsync.providers._options import (
     opt_bool,
     opt_int,
@@ -170,58 +164,17 @@ class CalDAVProvider:
         return found
 
     def _home_url(self) -> str:
-        """The calendar home (RFC 4791 §6.2.1): one PROPFIND when ``url`` is the
-        principal or the home itself, two when it is the server (which names the
-        current-user-principal, RFC 5397). Without either property, ``url`` is taken
-        for the principal and then for the home, as the `caldav` package does."""
-        what = "CalDAV principal discovery at"
-        reply = self._discover(what, self.url, dav.CURRENT_USER_PRINCIPAL, dav.CALENDAR_HOME_SET)
-        member = self._discovered(what, reply)
-        home = member.href_in(dav.CALENDAR_HOME_SET)
-        if home is not None:
-            return urljoin(reply.url, home)
-        principal = member.href_in(dav.CURRENT_USER_PRINCIPAL)
-        if principal is None:
-            return reply.url
-        principal_url = urljoin(reply.url, principal)
-        if dav.canonical_href(principal_url) == dav.canonical_href(reply.url):
-            return reply.url
-        what = "CalDAV calendar-home-set at"
-        reply = self._discover(what, principal_url, dav.CALENDAR_HOME_SET)
-        home = self._discovered(what, reply).href_in(dav.CALENDAR_HOME_SET)
-        return reply.url if home is None else urljoin(reply.url, home)
-
-    def _discover(self, what: str, url: str, *props: str) -> Reply:
-        reply = self._http.request(
-            "PROPFIND",
-            url,
-            dav.propfind_body(*props),
-            {**XML_HEADERS, "Depth": "0"},
-            follow_redirects=True,
+        """The calendar home (RFC 4791 §6.2.1), found by the `caldav` library: the
+        current-user-principal (RFC 5397) of ``url``, then its calendar-home-set;
+        without either property ``url`` is taken for the principal, then the home."""
+        client = self._http.client
+        principal = self._http.call("CalDAV principal discovery at", client.principal, url=self.url)
+        home = self._http.call(
+            "CalDAV calendar-home-set at",
+            lambda: principal.calendar_home_set,
+            url=str(principal.url),
         )
-        request = where(what, reply.url or url)
-        if reply.status == 401:
-            raise CredentialsInvalid(f"{request}: {REFUSED_CREDENTIALS}")
-        if reply.status in (429, 503):
-            wait = retry_after(reply.headers.get("Retry-After"))
-            raise RateLimited(f"{request}: rate limited", retry_after=wait)
-        if reply.status != 207:
-            raise ProviderError(f"{request}: {discovery_problem(reply.status)}")
-        return reply if reply.url else Reply(reply.status, reply.headers, reply.body, url)
-
-    def _discovered(self, what: str, reply: Reply) -> dav.Member:
-        """The member of a discovery answer that describes the URL asked."""
-        try:
-            members = dav.parse_multistatus(reply.body).members
-        except dav.MultistatusError as exc:
-            raise ProviderError(f"{where(what, reply.url)}: {NOT_CALDAV}") from exc
-        asked = dav.canonical_href(reply.url).rstrip("/")
-        for member in members:
-            if dav.canonical_href(member.href).rstrip("/") == asked:
-                return member
-        if members:
-            return members[0]
-        raise ProviderError(f"{where(what, reply.url)}: {NOT_CALDAV}")
+        return str(home.url)
 
     def _selected(self, url: str, name: str) -> bool:
         path = dav.canonical_href(url).rstrip("/")

@@ -46,8 +46,7 @@ from calsync.errors import (
 )
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import _ical
-from calsync.providers._caldav_http import retry_after
-from calsync.providers._failures import http_status_text, request_failure, where
+from calsync.providers._failures import http_status_text, request_failure, retry_after, where
 from calsync.providers._ics_config import CONFIG_SECTION
 from calsync.providers._options import opt_seconds, opt_secret, opt_str
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
