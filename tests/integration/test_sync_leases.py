@@ -156,3 +156,31 @@ def test_replicas_with_different_accounts_warn_in_the_log_and_healthz(
     assert body["replicas"]["replica"] == "a" and body["replicas"]["live"] == 2
     [warning] = body["replicas"]["warnings"]
     assert "[[accounts]] differ between replicas" in warning
+
+
+def test_sync_once_beside_a_replica_leaves_it_its_calendars_and_says_so(
+    world: tuple[Store, Settings, AccountSettings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from calsync.cli.sync_once import run_once
+
+    store, settings, _ = world
+    if store.backend == "sqlite":
+        pytest.skip(
+            "on SQLite `sync --once` beside a daemon is refused (test_sqlite_single_process)"
+        )
+    daemon = LeaseKeeper(store, lambda: settings, replica="daemon")
+    daemon.tick()
+    assert len(daemon.held()) == 4
+    [report] = run_once(store, settings)
+    assert report.calendars == ()  # every calendar is the running replica's
+    assert "4 calendar(s) left to the running replicas" in capsys.readouterr().err
+    with store.read() as uow:
+        assert all(uow.cursors.get(pk) is None for pk in daemon.held())
+
+    daemon.stop()  # gone: `sync --once` takes the leases, syncs, and gives them back
+    [report] = run_once(store, settings)
+    assert report.ok and len(report.calendars) == 4
+    assert "left to the running replicas" not in capsys.readouterr().err
+    with store.read() as uow:
+        assert {lease.holder for lease in uow.sync_leases.list()} == {None}
+        assert all(lease.synced_at is not None for lease in uow.sync_leases.list())

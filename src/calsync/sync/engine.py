@@ -41,7 +41,6 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -58,6 +57,7 @@ from calsync.providers import registry
 from calsync.providers.base import Provider, SyncWindow
 from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
 from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
+from calsync.sync import ownership
 from calsync.sync.apply import ApplyResult, apply_plan, load_state
 from calsync.sync.backoff import Backoff
 from calsync.sync.credentials import fingerprint, refused_report, still_refused
@@ -65,7 +65,7 @@ from calsync.sync.discovery import ensure_profile, record_calendars, syncable_ca
 from calsync.sync.failures import PushFailed, describe, is_bug, not_synced, refused
 from calsync.sync.gate import AccountGate
 from calsync.sync.milestones import after_calendar_synced, mark_disconnected
-from calsync.sync.ownership import FencedStore, Ownership, StoreView
+from calsync.sync.ownership import Ownership, StoreView
 from calsync.sync.paged import ListingAborted, store_listing
 from calsync.sync.planner import plan
 from calsync.sync.progress import ProgressSink
@@ -255,14 +255,21 @@ class SyncEngine:
         retry_after: float | None = None
         transient = False
         pass_started = self._clock()
-        calendars = self._owned(calendars, full_pass=push_only is None)
+        calendars = ownership.owned(
+            self.ownership,
+            self.store,
+            calendars,
+            now=pass_started,
+            interval=self.settings.sync.interval,
+            full_pass=push_only is None,
+        )
         for index, calendar in enumerate(calendars):
             partial: CalendarSyncOutcome | None = None
-            view = self._view(calendar)
-            if view is None:  # the lease went away since `_owned`
+            view = ownership.view(self.ownership, self.store, calendar.pk)
+            if view is None:  # the lease went away since `owned`
                 continue
             try:
-                with self._syncing(calendar):
+                with ownership.syncing(self.ownership, calendar.pk):
                     if push_only:
                         outcomes.append(self._push_calendar(provider, calendar, view))
                     else:
@@ -270,7 +277,9 @@ class SyncEngine:
                             self._sync_calendar(provider, calendar, policy, progress, view)
                         )
                 if not push_only:
-                    self._after_calendar(view, pass_started)
+                    ownership.record_sync(
+                        self.ownership, self.store, view, pass_started, self.settings.sync.interval
+                    )
                 continue
             except PushFailed as failure:
                 exc: Exception = failure.cause
@@ -286,7 +295,9 @@ class SyncEngine:
                 continue
             outcomes.append(self._calendar_failure(calendar, exc, partial))
             if not push_only:
-                self._after_calendar(view, pass_started)
+                ownership.record_sync(
+                    self.ownership, self.store, view, pass_started, self.settings.sync.interval
+                )
             if isinstance(exc, RateLimited | CredentialsInvalid):
                 rest = calendars[index + 1 :]
                 outcomes += [not_synced(c, "not synced: " + exc.message) for c in rest]
@@ -431,65 +442,6 @@ class SyncEngine:
             return ApplyResult(aborted=aborted.abort), Pulled(from_scratch=True)
         finally:
             pages.close()
-
-    # -- ownership (replicas on PostgreSQL; see `calsync.sync.ownership`) ------------
-
-    def _owned(
-        self, calendars: Sequence[CalendarRecord], *, full_pass: bool
-    ) -> list[CalendarRecord]:
-        """The calendars this replica holds; for a full pass, only those due (a
-        lease that moved keeps its due time, so no calendar is synced twice in an
-        interval). A calendar another replica holds is marked due now, so that its
-        holder runs it (a provider push or an app write reached this replica)."""
-        ownership = self.ownership
-        if ownership is None:
-            return list(calendars)
-        now = self._clock()
-        slack = min(self.settings.sync.interval * 0.05, timedelta(seconds=2))
-        mine: list[CalendarRecord] = []
-        others: list[int] = []
-        for calendar in calendars:
-            if ownership.token(calendar.pk) is None:
-                others.append(calendar.pk)
-                continue
-            due = ownership.due(calendar.pk)
-            if full_pass and due is not None and due > now + slack:
-                continue
-            mine.append(calendar)
-        if others and not full_pass:
-            with self.store.write() as uow:
-                uow.sync_leases.mark_due(others)
-        return sorted(mine, key=lambda c: (ownership.due(c.pk) or now, c.pk))
-
-    def _view(self, calendar: CalendarRecord) -> StoreView | None:
-        if self.ownership is None:
-            return self.store
-        token = self.ownership.token(calendar.pk)
-        if token is None:
-            return None
-        return FencedStore(self.store, calendar.pk, self.ownership.replica, token)
-
-    def _syncing(self, calendar: CalendarRecord) -> AbstractContextManager[None]:
-        return nullcontext() if self.ownership is None else self.ownership.syncing(calendar.pk)
-
-    def _after_calendar(self, view: StoreView, pass_started: datetime) -> None:
-        """Record the sync on the lease row: by whom, and when the next one is due."""
-        if self.ownership is None or not isinstance(view, FencedStore):
-            return
-        due_at = pass_started + self.settings.sync.interval
-        try:
-            with self.store.write() as uow:
-                uow.sync_leases.synced(view.calendar_pk, view.replica, view.token, due_at)
-        except Exception:
-            log.exception("calendar %s: could not record its sync on the lease", view.calendar_pk)
-        self.ownership.synced(view.calendar_pk, due_at)
-        log.info(
-            "calendar %d synced by replica %s (token %d, pass of %s)",
-            view.calendar_pk,
-            view.replica,
-            view.token,
-            pass_started.isoformat(),
-        )
 
     def _record_synced(
         self,

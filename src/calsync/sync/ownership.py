@@ -14,12 +14,15 @@ the engine writes through the plain store, as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from calsync.store import Store, UnitOfWork
+from calsync.store import CalendarRecord, Store, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 class StoreView(Protocol):
@@ -72,3 +75,78 @@ class FencedStore:
         with self._store.write() as uow:
             uow.sync_leases.check(self.calendar_pk, self.replica, self.token)
             yield uow
+
+
+# -- what the engine asks (each a no-op without an ownership) ---------------------
+
+
+def owned(
+    ownership: Ownership | None,
+    store: Store,
+    calendars: Sequence[CalendarRecord],
+    *,
+    now: datetime,
+    interval: timedelta,
+    full_pass: bool,
+) -> list[CalendarRecord]:
+    """The calendars this replica holds; for a full pass, only those due (a lease
+    that moved keeps its due time, so no calendar is synced twice in an interval).
+    A calendar another replica holds is marked due now for a targeted run (a
+    provider push or an app write reached this replica), so its holder runs it."""
+    if ownership is None:
+        return list(calendars)
+    slack = min(interval * 0.05, timedelta(seconds=2))
+    mine: list[CalendarRecord] = []
+    others: list[int] = []
+    for calendar in calendars:
+        if ownership.token(calendar.pk) is None:
+            others.append(calendar.pk)
+            continue
+        due = ownership.due(calendar.pk)
+        if full_pass and due is not None and due > now + slack:
+            continue
+        mine.append(calendar)
+    if others and not full_pass:
+        with store.write() as uow:
+            uow.sync_leases.mark_due(others)
+    return sorted(mine, key=lambda c: (ownership.due(c.pk) or now, c.pk))
+
+
+def view(ownership: Ownership | None, store: Store, calendar_pk: int) -> StoreView | None:
+    """The store a calendar's sync writes through (fenced), None when not held."""
+    if ownership is None:
+        return store
+    token = ownership.token(calendar_pk)
+    if token is None:
+        return None
+    return FencedStore(store, calendar_pk, ownership.replica, token)
+
+
+def syncing(ownership: Ownership | None, calendar_pk: int) -> AbstractContextManager[None]:
+    return nullcontext() if ownership is None else ownership.syncing(calendar_pk)
+
+
+def record_sync(
+    ownership: Ownership | None,
+    store: Store,
+    fenced: StoreView,
+    pass_started: datetime,
+    interval: timedelta,
+) -> None:
+    """Record a sync on the lease row: by whom, and when the next one is due."""
+    if ownership is None or not isinstance(fenced, FencedStore):
+        return
+    due_at = pass_started + interval
+    try:
+        with store.write() as uow:
+            uow.sync_leases.synced(fenced.calendar_pk, fenced.replica, fenced.token, due_at)
+    except Exception:
+        log.exception("calendar %s: could not record its sync on the lease", fenced.calendar_pk)
+    ownership.synced(fenced.calendar_pk, due_at)
+    log.info(
+        "calendar %d synced by replica %s (token %d, pass of %s)",
+        fenced.calendar_pk,
+        fenced.replica,
+        fenced.token,
+        pass_started.isoformat(),
+    )
