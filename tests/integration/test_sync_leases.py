@@ -4,7 +4,8 @@ takeovers and the fence. The daemons themselves are in tests/system/test_replica
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -130,6 +131,44 @@ def test_a_calendar_synced_is_not_due_again_within_its_interval(
     a.stop()
     b = LeaseKeeper(store, lambda: settings, replica="b")
     b.tick()  # the leases moved, with their due times
+    assert SyncEngine(store, settings, ownership=b).sync_account(account).calendars == ()
+
+
+class HandsOverRightAfterSyncing(LeaseKeeper):
+    """A keeper whose renewal thread runs the moment a calendar's sync leaves
+    `syncing` (the one instant a loaded machine can always hit)."""
+
+    after: Callable[[int], None] = staticmethod(lambda _pk: None)
+
+    @contextmanager
+    def syncing(self, calendar_pk: int) -> Iterator[None]:
+        with super().syncing(calendar_pk):
+            yield
+        self.after(calendar_pk)
+
+
+def test_a_lease_given_back_as_a_sync_ends_carries_that_sync_s_due_time(
+    world: tuple[Store, Settings, AccountSettings],
+) -> None:
+    store, settings, account = world
+    a = HandsOverRightAfterSyncing(store, lambda: settings, replica="a")
+    a.tick()
+    b = LeaseKeeper(store, lambda: settings, replica="b")
+    ended: list[int] = []
+
+    def rebalance(pk: int) -> None:
+        ended.append(pk)
+        if len(ended) == len(CALENDARS):  # a's last sync just ended: b starts
+            b.tick()  # b is live: a's fair share is now half
+            a.tick()  # a gives back its surplus (the highest keys)...
+            b.tick()  # ...and b takes it
+
+    a.after = rebalance
+    by_a = SyncEngine(store, settings, ownership=a).sync_account(account).calendars
+    assert len(by_a) == len(CALENDARS) and all(c.ok for c in by_a)
+    assert ended[-1] in b.held()  # it moved the instant its sync ended
+    # Seen in the three-replica system test: the lease moved before its sync's due
+    # time was recorded, and the next replica synced it again at once.
     assert SyncEngine(store, settings, ownership=b).sync_account(account).calendars == ()
 
 

@@ -58,15 +58,17 @@ def test_a_replica_paused_past_its_ttl_cannot_commit(
     small.write_files(_events(3, "small"))
     calendars = [big, small]
     world = {"store_url": postgres_url, "server": radicale_server, "calendars": calendars}
-    timing = {"interval": "1h", "lease_ttl": "2s"}
+    # A TTL of a few seconds: short enough that B takes over soon, long enough that
+    # A's own renewals (every TTL/3) keep its lease on a loaded machine until paused.
+    timing = {"interval": "1h", "lease_ttl": "6s"}
 
     a = start_replica(tmp_path, "a", **world, **timing)  # type: ignore[arg-type]
     b = None
     try:
         # Freeze A in the middle of its first listing of the big calendar.
-        wait_until(lambda: big.url in calendar_pks(pg_store, [big.url]), 60, "discovery")
+        wait_until(lambda: big.url in calendar_pks(pg_store, [big.url]), 120, "discovery")
         big_pk = calendar_pks(pg_store, [big.url])[big.url]
-        a.daemon.wait_for_log("listing it from scratch", timeout=60)
+        a.daemon.wait_for_log("listing it from scratch", timeout=120)
         a.pause()
         [a_lease] = [lease for lease in leases(pg_store) if lease.calendar_pk == big_pk]
         with pg_store.read() as uow:

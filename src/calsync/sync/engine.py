@@ -268,36 +268,42 @@ class SyncEngine:
             view = ownership.view(self.ownership, self.store, calendar.pk)
             if view is None:  # the lease went away since `owned`
                 continue
-            try:
-                with ownership.syncing(self.ownership, calendar.pk):
+            # The calendar stays busy until its due time is recorded: the lease keeper
+            # gives back only calendars that are not busy, and a lease handed over
+            # before the record would reach the next replica as due at once.
+            with ownership.syncing(self.ownership, calendar.pk):
+                try:
                     if push_only:
                         outcomes.append(self._push_calendar(provider, calendar, view))
                     else:
                         outcomes.append(
                             self._sync_calendar(provider, calendar, policy, progress, view)
                         )
+                        ownership.record_sync(
+                            self.ownership,
+                            self.store,
+                            view,
+                            pass_started,
+                            self.settings.sync.interval,
+                        )
+                    continue
+                except PushFailed as failure:
+                    exc: Exception = failure.cause
+                    partial = failure.partial
+                except Exception as caught:
+                    exc = caught
+                if isinstance(exc, LeaseLost) or isinstance(exc.__cause__, LeaseLost):
+                    # Another replica owns it now: its outcome and status are not ours to write.
+                    log.warning("calendar %s: %s; not committed", calendar.calendar_id, exc)
+                    if self.ownership is not None:
+                        self.ownership.lost(calendar.pk)
+                    outcomes.append(not_synced(calendar, "not synced: the sync lease was lost"))
+                    continue
+                outcomes.append(self._calendar_failure(calendar, exc, partial))
                 if not push_only:
                     ownership.record_sync(
                         self.ownership, self.store, view, pass_started, self.settings.sync.interval
                     )
-                continue
-            except PushFailed as failure:
-                exc: Exception = failure.cause
-                partial = failure.partial
-            except Exception as caught:
-                exc = caught
-            if isinstance(exc, LeaseLost) or isinstance(exc.__cause__, LeaseLost):
-                # Another replica owns it now: its outcome and status are not ours to write.
-                log.warning("calendar %s: %s; not committed", calendar.calendar_id, exc)
-                if self.ownership is not None:
-                    self.ownership.lost(calendar.pk)
-                outcomes.append(not_synced(calendar, "not synced: the sync lease was lost"))
-                continue
-            outcomes.append(self._calendar_failure(calendar, exc, partial))
-            if not push_only:
-                ownership.record_sync(
-                    self.ownership, self.store, view, pass_started, self.settings.sync.interval
-                )
             if isinstance(exc, RateLimited | CredentialsInvalid):
                 rest = calendars[index + 1 :]
                 outcomes += [not_synced(c, "not synced: " + exc.message) for c in rest]
