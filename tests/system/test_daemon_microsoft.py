@@ -211,7 +211,8 @@ def test_a_revoked_grant_shows_the_profile_disconnected(
         return any(not p["profile_connected"] for p in response.json()["profiles"])
 
     world.wait(disconnected, "the profile to show disconnected")
-    assert "AADSTS70008" in world.daemon.logs()
+    # The profile row commits before the pass logs why: wait for the line as well.
+    world.wait(lambda: "AADSTS70008" in world.daemon.logs(), "the AADSTS code in the log")
     assert world.terminate() == 0, world.daemon.logs()
 
 
