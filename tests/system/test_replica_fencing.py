@@ -68,7 +68,10 @@ def test_a_replica_paused_past_its_ttl_cannot_commit(
         # Freeze A in the middle of its first listing of the big calendar.
         wait_until(lambda: big.url in calendar_pks(pg_store, [big.url]), 120, "discovery")
         big_pk = calendar_pks(pg_store, [big.url])[big.url]
-        a.daemon.wait_for_log("listing it from scratch", timeout=120)
+        with pg_store.read() as uow:
+            big_id = uow.calendars.get_by_pk(big_pk).calendar_id
+        # The big calendar's own listing: a pass may take the small one first.
+        a.daemon.wait_for_log(f"calendar {big_id}: listing it from scratch", timeout=120)
         a.pause()
         [a_lease] = [lease for lease in leases(pg_store) if lease.calendar_pk == big_pk]
         with pg_store.read() as uow:
