@@ -43,6 +43,7 @@ looking rows up also makes concurrent upserts of one ``event_id`` safe: the
 second writer sees the first one's row instead of violating a unique key.
 """
 
+from calsync.store.due_signals import DueListener, DueSignal
 from calsync.store.records import (
     AccountRecord,
     CalendarRecord,
@@ -70,6 +71,8 @@ __all__ = [
     "CalendarRecord",
     "ChangeRecord",
     "CursorRecord",
+    "DueListener",
+    "DueSignal",
     "EventQuery",
     "EventRecord",
     "EventSyncState",
