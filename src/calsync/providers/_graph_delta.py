@@ -100,7 +100,8 @@ class DeltaPull:
         self.calendar_id = calendar_id
         self.memory = memory
         self.path = f"/me/calendars/{calendar_id}/calendarView/delta"
-        self._emitted: set[str] = set()
+        #: Master id -> the etag of the version this pull emitted.
+        self._emitted: dict[str, str | None] = {}
         #: Masters fetched in this pull (new, or changed since the process last saw them).
         self._refetched: set[str] = set()
         #: Master id -> original starts listed in this round (occurrences and exceptions).
@@ -178,17 +179,15 @@ class DeltaPull:
         if bounds != old_bounds:
             # The window moved: a new round for it, then what the old link still owes.
             fresh = list(self._rounds(self._start(bounds)))
-            for page in fresh:
-                changed += self._listed(page.get("value") or ())
+            changed += self._listed([i for page in fresh for i in page.get("value") or ()])
             new_link = fresh[-1].get("@odata.deltaLink")
             old_pages = list(self._rounds(self._get(link)))
         else:
             old_pages = list(self._rounds(self._get(link)))
             new_link = old_pages[-1].get("@odata.deltaLink")
-        for page in old_pages:
-            items = page.get("value") or ()
-            removed += [str(i["id"]) for i in items if "@removed" in i and i.get("id")]
-            changed += self._listed([i for i in items if "@removed" not in i])
+        items = [i for page in old_pages for i in page.get("value") or ()]
+        removed += [str(i["id"]) for i in items if "@removed" in i and i.get("id")]
+        changed += self._listed([i for i in items if "@removed" not in i])
         if not new_link:
             raise ProviderError("Graph's last delta page carried no @odata.deltaLink")
         listed = {e.remote_id for e in changed}
@@ -211,8 +210,16 @@ class DeltaPull:
     # -- instances -> masters and overrides -----------------------------------------------------
 
     def _listed(self, items: Any) -> list[RemoteEvent]:
-        """Singles and exceptions as they come, with each series' master before them."""
-        self._prefetch_masters(items)
+        """Singles and exceptions as they come, with each series' master before them.
+
+        A round lists a series' instances in no set order: an exception may come
+        before the occurrences whose etag says the master changed (moved, renamed).
+        So the master is fetched with the newest etag any instance of the batch
+        carries before anything of it is emitted, and emitted again when a later
+        batch brings a newer one: a stale master would hide the round's
+        cancellations (issue #13)."""
+        etags = _batch_etags(items)
+        self._prefetch_masters(etags)
         events: list[RemoteEvent] = []
         for item in items:
             if "@removed" in item:
@@ -224,12 +231,11 @@ class DeltaPull:
             master_id = item.get("seriesMasterId") if kind != "seriesMaster" else item.get("id")
             if not isinstance(master_id, str):
                 continue
-            etag = item.get("@odata.etag") if kind in ("occurrence", "seriesMaster") else None
-            master = self._master(master_id, etag)
+            master = self._master(master_id, etags.get(master_id))
             if master is None:
                 continue  # deleted meanwhile; the next round says so
-            if master_id not in self._emitted:
-                self._emitted.add(master_id)
+            if self._emitted.get(master_id, _NOTHING) != master.etag:
+                self._emitted[master_id] = master.etag
                 events.append(master)
             if kind in ("occurrence", "exception") and isinstance(item.get("originalStart"), str):
                 original = parse_offset_time(item["originalStart"])
@@ -244,18 +250,12 @@ class DeltaPull:
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events
 
-    def _prefetch_masters(self, items: Any) -> None:
-        """Fetch the page's unknown masters a few at a time (Graph allows four concurrent
-        requests per mailbox and app: https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+    def _prefetch_masters(self, etags: dict[str, str | None]) -> None:
+        """Fetch the batch's unknown or changed masters a few at a time (Graph allows four
+        concurrent requests per mailbox and app:
+        https://learn.microsoft.com/en-us/graph/throttling-limits)."""
         wanted: dict[str, str | None] = {}
-        for item in items:
-            kind = item.get("type")
-            if "@removed" in item or kind not in ("occurrence", "exception"):
-                continue
-            master_id = item.get("seriesMasterId")
-            if not isinstance(master_id, str) or master_id in wanted:
-                continue
-            etag = item.get("@odata.etag") if kind == "occurrence" else None
+        for master_id, etag in etags.items():
             cached = self.memory.masters.get(master_id)
             if cached is None or (etag is not None and cached[0] != etag):
                 wanted[master_id] = etag
@@ -398,6 +398,26 @@ class DeltaPull:
                 if master_id == gone:
                     del self.memory.instances[instance]
         return changed, deleted
+
+
+_NOTHING = object()
+
+
+def _batch_etags(items: Any) -> dict[str, str | None]:
+    """Master id -> the etag the batch's occurrences (which share their master's) carry;
+    None for a series the batch lists only exceptions of (their etags are their own)."""
+    etags: dict[str, str | None] = {}
+    for item in items:
+        kind = item.get("type")
+        if "@removed" in item or kind not in ("occurrence", "exception", "seriesMaster"):
+            continue
+        master_id = item.get("id") if kind == "seriesMaster" else item.get("seriesMasterId")
+        if not isinstance(master_id, str):
+            continue
+        etag = item.get("@odata.etag") if kind != "exception" else None
+        if etag is not None or master_id not in etags:
+            etags[master_id] = etag
+    return etags
 
 
 def _zone(tzid: str) -> ZoneInfo:
