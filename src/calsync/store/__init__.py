@@ -45,6 +45,7 @@ second writer sees the first one's row instead of violating a unique key.
 
 from typing import TYPE_CHECKING, Any
 
+from calsync.store.due_signals import DueListener, DueSignal
 from calsync.store.records import (
     AccountRecord,
     CalendarRecord,
@@ -93,6 +94,8 @@ __all__ = [
     "CalendarRecord",
     "ChangeRecord",
     "CursorRecord",
+    "DueListener",
+    "DueSignal",
     "EventQuery",
     "EventRecord",
     "EventSyncState",

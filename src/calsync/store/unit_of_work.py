@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from calsync.errors import StoreError
 from calsync.store import schema
+from calsync.store.due_signals import DueListener
 from calsync.store.engine import WRITER_OPTION, Backend, create_store_engine, parse_url
 from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
@@ -264,6 +265,13 @@ class Store:
 
         with _store_errors(), self._get_engine().begin() as connection:
             return rate_counts.hit(connection, key, windows, now)
+
+    def due_listener(self) -> DueListener | None:
+        """PostgreSQL: a listener for calendars other replicas marked due (see
+        `calsync.store.due_signals`); None on SQLite (one process, woken in memory)."""
+        if self._backend != "postgresql":
+            return None
+        return DueListener(self._get_engine())
 
     def prune_rate_counts(self, now: float, longest: int) -> int:
         from calsync.store.repos import rate_counts
