@@ -1,26 +1,28 @@
 """Pulling one calendar through ``calendarView/delta`` (https://learn.microsoft.com/en-us/graph/delta-query-events).
 
-The cursor is JSON: the whole ``@odata.deltaLink`` (followed verbatim, as are
-``@odata.nextLink``s) and the window the round was started with, in whole UTC
-days. A delta round is bound to its window, so when the engine's window has
-moved on by a day, the pull starts a new round for the new window and reports
-what it lists as changes (nothing that merely left the window is deleted), then
-drains the old link for the deletions it still owes.
+The cursor (`_graph_cursor`) is JSON: the whole ``@odata.deltaLink`` (followed
+verbatim, as are ``@odata.nextLink``s), the window the round was started with, in
+whole UTC days, and the series membership of the instances listed. A delta round
+is bound to its window, so when the engine's window has moved on by a day, the
+pull starts a new round for the new window and reports what it lists as changes
+(nothing that merely left the window is deleted), then drains the old link for
+the deletions it still owes.
 
 calendarView lists instances, never series masters: single events, occurrences
 and exceptions. A series becomes the store's master (fetched once per pull with
 ``GET /me/events/{seriesMasterId}``, cached per process by etag, which its
 occurrences share) plus its exceptions as overrides; occurrences themselves are
-not stored. Which master an instance id belongs to is kept per process
-(`CalendarMemory`), because a removed occurrence comes as a bare id:
+not stored. Which master an instance id belongs to is kept in the cursor (and
+`CalendarMemory` while a pull runs), because a removed occurrence comes as a bare id:
 
 - ``@removed`` of a known occurrence or exception: its master is fetched; gone
   -> the series is deleted; else the instance is fetched: gone -> a cancelled
   override (EXDATE equivalent), else it moved out of the window (listed as is).
 - ``@removed`` of another id: fetched; 404 -> deleted; found -> it moved out of
   the window (Graph reports changes outside the window as removals), listed as is.
-- An unknown id that is gone, in a process that has not listed the calendar in
-  full yet, may be an occurrence of a series it cannot name: the pull answers
+- An unknown id that is gone, with a cursor that carries no membership (written
+  by an older calsync) in a process that has not listed the calendar in full
+  yet, may be an occurrence of a series it cannot name: the pull answers
   `CursorExpired`, and the engine reconciles with a full listing (through the
   mass-delete guard). The same happens on 410 ``syncStateNotFound`` or
   ``resyncRequired`` (codes compared case-insensitively).
@@ -28,7 +30,6 @@ not stored. Which master an instance id belongs to is kept per process
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ from calsync.providers._graph_convert import (
     parse_offset_time,
     to_remote_event,
 )
+from calsync.providers._graph_cursor import Membership, dump_cursor, instance_key, load_cursor
 from calsync.providers._graph_http import GraphApiError, GraphClient
 from calsync.providers._graph_recurrence import starts_between
 from calsync.providers.base import PullPage, SyncWindow
@@ -59,11 +61,13 @@ MASTER_QUERY = {"$expand": f"singleValueExtendedProperties($filter=id eq '{MARKE
 class CalendarMemory:
     """What one process knows about one calendar's series (see the module docstring)."""
 
-    #: Instance id (occurrence or exception) -> (master id, original start).
-    instances: dict[str, tuple[str, date | datetime]] = field(default_factory=dict)
+    #: `instance_key` of an occurrence or exception -> (master id, original start).
+    #: Written into every cursor and read back from it (`_graph_cursor`).
+    instances: Membership = field(default_factory=dict)
     #: Master id -> (etag, the master as listed).
     masters: dict[str, tuple[str | None, RemoteEvent]] = field(default_factory=dict)
-    #: A full round of this calendar ran in this process.
+    #: ``instances`` covers every instance listed since a full round (one ran in this
+    #: process, or the cursor carried its membership).
     complete: bool = False
 
 
@@ -165,14 +169,20 @@ class DeltaPull:
             yield PullPage(
                 changed=tuple(changed),
                 final=True,
-                cursor=dump_cursor(str(link), bounds),
+                cursor=dump_cursor(str(link), bounds, self.memory.instances),
                 full_listing=True,
             )
 
     # -- incremental rounds --------------------------------------------------------------------
 
     def incremental(self, cursor: str, window: SyncWindow) -> Iterator[PullPage]:
-        link, old_bounds = load_cursor(cursor)
+        stored = load_cursor(cursor)
+        link, old_bounds = stored.link, stored.bounds
+        if stored.instances is not None:
+            # The cursor is what the store committed: newer than this process's memory
+            # when another process synced the calendar since, and there after a restart.
+            self.memory.instances = dict(stored.instances)
+            self.memory.complete = True
         bounds = round_window(window)
         changed: list[RemoteEvent] = []
         removed: list[str] = []
@@ -202,7 +212,7 @@ class DeltaPull:
                     changed=tuple(changed + extra),
                     deleted=tuple(deleted),
                     final=True,
-                    cursor=dump_cursor(str(new_link), bounds),
+                    cursor=dump_cursor(str(new_link), bounds, self.memory.instances),
                 )
             ]
         )
@@ -242,7 +252,7 @@ class DeltaPull:
                 key: date | datetime = original
                 if master.content.all_day:
                     key = original.date()
-                self.memory.instances[str(item["id"])] = (master_id, key)
+                self.memory.instances[instance_key(str(item["id"]))] = (master_id, key)
                 self._listed_originals.setdefault(master_id, set()).add(key)
                 if kind == "occurrence":
                     self._occurrence_masters.add(master_id)
@@ -365,7 +375,7 @@ class DeltaPull:
         deleted: list[str] = []
         masters_gone: set[str] = set()
         for remote_id in removed:
-            known = self.memory.instances.get(remote_id)
+            known = self.memory.instances.get(instance_key(remote_id))
             if known is not None:
                 master_id, original = known
                 if master_id in masters_gone:
@@ -386,6 +396,7 @@ class DeltaPull:
                 changed += self._listed([found])
             elif known is not None:
                 changed.append(cancelled_override(remote_id, known[0], known[1]))
+                self.memory.instances.pop(instance_key(remote_id), None)
             elif self.memory.complete:
                 deleted.append(remote_id)
             else:
@@ -429,16 +440,3 @@ def _zone(tzid: str) -> ZoneInfo:
 
 def _zone_label(master: RemoteEvent) -> str:
     return master.content.tzid
-
-
-def dump_cursor(link: str, bounds: tuple[datetime, datetime]) -> str:
-    return json.dumps({"link": link, "start": _stamp(bounds[0]), "end": _stamp(bounds[1])})
-
-
-def load_cursor(cursor: str) -> tuple[str, tuple[datetime, datetime]]:
-    try:
-        parsed = json.loads(cursor)
-        bounds = (parse_offset_time(parsed["start"]), parse_offset_time(parsed["end"]))
-        return str(parsed["link"]), bounds
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CursorExpired("the stored Graph cursor is unreadable; listing again") from exc
