@@ -28,6 +28,10 @@ the calendar list, `_google_auth_push` OAuth and push channels.
 
 Deliberate deviations: ``singleEvents=true`` is refused (calsync never sends
 it); watch addresses may be ``http://127.0.0.1`` (Google requires https).
+
+``GoogleCalendarFake(tls=True)`` serves every endpoint over HTTPS with a
+throw-away CA (`ThrowawayCA`; clients trust ``ca_file``), as a deployment behind
+a TLS-intercepting proxy or a private Google-compatible endpoint would.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -65,6 +70,8 @@ from tests.fakes._google_wire import (
     encode_page_token,
     new_event_id,
 )
+from tests.fakes._graph_tls import ThrowawayCA
+from tests.fakes._tls_server import TLSServer
 
 __all__ = ["API_PREFIX", "GoogleCalendarFake", "GoogleError", "new_event_id"]
 
@@ -75,8 +82,12 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
         *,
         client_id: str = "calsync-test-client",
         client_secret: str = "calsync-test-secret",  # noqa: S107 - a test double's secret
+        tls: bool = False,
     ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
+        #: Serve HTTPS under a throw-away CA (`ca_file`) instead of plain HTTP.
+        self.tls = tls
+        self._ca: ThrowawayCA | None = None
         self.lock = threading.RLock()
         self.calendars: dict[str, FakeCalendar] = {}
         self.requests: list[RequestRecord] = []
@@ -120,6 +131,12 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
             # Nagle plus delayed ACK and cost 40 ms per request.
             wbufsize = 1 << 16
             disable_nagle_algorithm = True
+            timeout = 60 if fake.tls else None  # a TLS client may never finish its handshake
+
+            def setup(self) -> None:
+                super().setup()
+                if fake.tls:
+                    self.request.do_handshake()
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -142,8 +159,12 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        if self.tls:
+            self._ca = ThrowawayCA()
+            self._server = TLSServer(Handler, self._ca)
+        else:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self._server.daemon_threads = True
         server = self._server
         for target in (lambda: server.serve_forever(poll_interval=0.05), self._deliver):
             thread = threading.Thread(target=target, daemon=True)
@@ -158,6 +179,8 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
         self._outbox.put(None)
         for thread in self._threads:
             thread.join(5)
+        if self._ca is not None:
+            self._ca.cleanup()
 
     def __enter__(self) -> GoogleCalendarFake:
         return self.start()
@@ -168,7 +191,14 @@ class GoogleCalendarFake(EventWritesMixin, CalendarListMixin, AuthAndPushMixin):
     @property
     def base_url(self) -> str:
         assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The PEM of the CA that signed the HTTPS certificate (``tls=True`` only)."""
+        assert self._ca is not None, "start() a GoogleCalendarFake(tls=True) first"
+        return self._ca.ca_file
 
     @property
     def api_endpoint(self) -> str:

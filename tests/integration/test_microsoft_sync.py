@@ -68,7 +68,45 @@ def test_an_event_moved_out_of_the_window_is_listed_not_deleted(
     assert delta.changed[moving].content.start == later
 
 
-def test_a_fresh_process_reconciles_removals_it_cannot_place(
+def weekly(start: datetime, count: int) -> dict[str, object]:
+    return {
+        "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()],
+                    "firstDayOfWeek": "monday"},
+        "range": {"type": "numbered", "startDate": start.date().isoformat(),
+                  "numberOfOccurrences": count},
+    }  # fmt: skip
+
+
+def test_a_fresh_process_places_removals_with_the_cursor_s_membership(
+    graph_fake: MicrosoftGraphFake,
+) -> None:
+    fake = graph_fake
+    calendar = fake.default_calendar_id
+    gone = put(fake, "Gone", NOW + timedelta(days=2))
+    start = NOW + timedelta(days=1)
+    master = fake.put_event(calendar, event_body("Weekly", start, recurrence=weekly(start, 4)))
+    full = pull_all(make_provider(fake), calendar, None, WINDOW)
+    second = start + timedelta(days=7)
+    [occurrence] = [
+        i["id"]
+        for i in fake.instances(calendar, second, second + timedelta(hours=1))
+        if i.get("seriesMasterId") == master
+    ]
+    fake.delete_event(gone)
+    fake.delete_event(occurrence)
+    before = fake.count("GET", "/calendarView/delta")
+    restarted = make_provider(fake)  # another process: only the cursor is shared
+    delta = pull_all(restarted, calendar, full.final.cursor, WINDOW)
+    assert fake.count("GET", "/calendarView/delta") == before + 1, "no full round"
+    assert delta.deleted == {gone}
+    [cancelled] = [e for e in delta.changed.values() if e.content.status == "cancelled"]
+    assert cancelled.master_remote_id == master and cancelled.content.original_start == second
+    assert set(delta.changed) - {master} == {cancelled.remote_id}
+    again = pull_all(make_provider(fake), calendar, delta.final.cursor, WINDOW)
+    assert not again.changed and not again.deleted
+
+
+def test_a_cursor_without_membership_reconciles_removals_it_cannot_place(
     graph_fake: MicrosoftGraphFake,
 ) -> None:
     fake = graph_fake
@@ -77,11 +115,13 @@ def test_a_fresh_process_reconciles_removals_it_cannot_place(
     first = make_provider(fake)
     full = pull_all(first, calendar, None, WINDOW)
     fake.delete_event(gone)
+    older = json.loads(str(full.final.cursor))
+    del older["series"]  # as calsync wrote it before the membership went into the cursor
     restarted = make_provider(fake)  # another process: it has not listed the calendar
     with pytest.raises(CursorExpired):
-        pull_all(restarted, calendar, full.final.cursor, WINDOW)
+        pull_all(restarted, calendar, json.dumps(older), WINDOW)
     # The process that listed it knows the id is a single event.
-    assert pull_all(first, calendar, full.final.cursor, WINDOW).deleted == {gone}
+    assert pull_all(first, calendar, json.dumps(older), WINDOW).deleted == {gone}
 
 
 def test_the_encrypted_token_cache_spares_a_restart_the_token_request(

@@ -32,10 +32,15 @@ __all__ = ["google_fake"]
 pytestmark = pytest.mark.slow
 
 BROWSER_SCRIPT = """#!{python}
+import os
+import ssl
 import sys
 import httpx
 
-reply = httpx.get(sys.argv[1], follow_redirects=True, trust_env=False, timeout=10)
+# A browser that trusts the HTTPS fake's throw-away CA when it is named.
+ca = os.environ.get("FAKE_GOOGLE_CA")
+verify = ssl.create_default_context(cafile=ca) if ca else True
+reply = httpx.get(sys.argv[1], follow_redirects=True, trust_env=False, timeout=10, verify=verify)
 sys.exit(0 if reply.status_code == 200 else 1)
 """
 
@@ -65,13 +70,17 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
-def calsync_process(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def calsync_process(
+    workdir: Path, *args: str, browser_ca: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
     env.update(
         BROWSER=str(workdir / "browser"),
         OAUTHLIB_INSECURE_TRANSPORT="1",  # the fake speaks plain http on loopback
         PYTHONPATH=str(REPO_ROOT),
     )
+    if browser_ca is not None:
+        env["FAKE_GOOGLE_CA"] = str(browser_ca)
     return subprocess.run(
         [
             sys.executable,
@@ -219,3 +228,51 @@ def test_add_takes_client_and_endpoints_from_providers_google(
     assert decrypt(token_file, workdir / "state" / "calsync-vault-key") in fake.refresh_tokens
     authorize = next(r for r in fake.requests if r.path == "/authorize")
     assert authorize.query["client_id"] == fake.client_id
+
+
+def test_add_and_sync_over_https_trust_providers_google_ca_file(workdir: Path) -> None:
+    """Issue #12: behind a private CA, `account add google` exchanges the code, and the
+    account it prints syncs, trusting [providers.google] ca_file (nothing else does)."""
+    with GoogleCalendarFake(tls=True) as fake:
+        fake.add_calendar("Work", calendar_id="work@example.com", primary=True)
+        (workdir / "client-secret").write_text(fake.client_secret + "\n", encoding="utf-8")
+        config = workdir / "calsync.toml"
+        config.write_text(
+            config.read_text()
+            + "[providers.google]\n"
+            + f'client_id = "{fake.client_id}"\nclient_secret_file = "client-secret"\n'
+            + f'auth_uri = "{fake.auth_uri}"\ntoken_uri = "{fake.token_uri}"\n'
+            + f'ca_file = "{fake.ca_file}"\n',
+            encoding="utf-8",
+        )
+        added = calsync_process(
+            workdir,
+            *("account", "add", "google", "--name", "home", "--timeout", "20"),
+            browser_ca=fake.ca_file,
+        )
+        assert added.returncode == 0, added.stderr
+        token_file = workdir / "state" / "google-home.token"
+        assert decrypt(token_file, workdir / "state" / "calsync-vault-key") in fake.refresh_tokens
+        assert "ca_file" not in added.stdout, "the account inherits it: not repeated"
+
+        config.write_text(
+            config.read_text() + added.stdout + f'api_endpoint = "{fake.api_endpoint}"\n',
+            encoding="utf-8",
+        )
+        synced = calsync(workdir, "sync", "--once")
+        assert synced.exit_code == 0, synced.stderr
+        assert synced.stdout.strip() == "home: ok, 1 calendar(s)"
+
+        # Without it, the code exchange fails in one line naming the certificate.
+        config.write_text(
+            config.read_text().replace(f'ca_file = "{fake.ca_file}"\n', ""), encoding="utf-8"
+        )
+        refused = calsync_process(
+            workdir,
+            *("account", "add", "google", "--name", "other", "--timeout", "20"),
+            browser_ca=fake.ca_file,
+        )
+        assert refused.returncode == 1, refused.stderr
+        [error] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+        assert "certificate" in error and "ca_file" in error, refused.stderr
+        assert "Pool" not in refused.stderr and "Traceback" not in refused.stderr

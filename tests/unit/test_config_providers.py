@@ -122,3 +122,32 @@ def test_store_vault_key_file_is_a_secret(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, '[store]\nvault_key_file = "vault"\n'))
     assert settings.store.vault_key_file == Secret("key-text")
     assert "key-text" not in render_effective(settings)
+
+
+def test_google_accounts_inherit_ca_file_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    """Issue #12: the sync of a google [[accounts]] table trusts [providers.google] ca_file
+    unless the table names its own; a file that is not there is a config error."""
+    from calsync.daemon.bootstrap import load_settings as load_with_providers
+
+    for name in ("ca.pem", "own.pem", "token"):
+        (tmp_path / name).write_text("x\n", encoding="utf-8")
+    account = '[[accounts]]\nname = "{name}"\nprovider = "google"\nclient_id = "g"\n'
+    text = (
+        '[providers.google]\nclient_id = "g"\nca_file = "ca.pem"\n'
+        + account.format(name="inherits")
+        + account.format(name="own")
+        + 'ca_file = "own.pem"\n'
+    )
+    settings = load_with_providers(write(tmp_path, text))
+    options = {a.name: a.options for a in settings.accounts}
+    assert options["inherits"]["ca_file"] == tmp_path / "ca.pem"
+    assert options["own"]["ca_file"] == tmp_path / "own.pem"
+    # Without [providers.google] ca_file nothing is inherited.
+    plain = load_with_providers(write(tmp_path, account.format(name="plain")))
+    assert plain.accounts[0].options.get("ca_file") is None
+
+    path = write(tmp_path, account.format(name="lost") + 'ca_file = "no-ca.pem"\n')
+    with pytest.raises(ConfigError) as info:
+        load_with_providers(path)
+    assert info.value.key.endswith("ca_file") and info.value.line == 5
+    assert "no-ca.pem" in info.value.problem

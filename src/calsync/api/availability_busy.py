@@ -70,11 +70,13 @@ def _series_busy(
     overrides: list[tuple[BusyRow, EventContent]],
     window: tuple[datetime, datetime],
     me: str,
+    fast: bool = True,
 ) -> list[Interval]:
     """The busy occurrences of one series inside ``window``."""
     assert master.content is not None
     found: list[Interval] = []
-    for occ in expand_series(uid, (master, master.content), overrides, window, _UTC_ZONE):
+    series = expand_series(uid, (master, master.content), overrides, window, _UTC_ZONE, fast=fast)
+    for occ in series:
         content = occ.content
         if content.status == "cancelled" or content.transparency == "transparent":
             continue
@@ -89,13 +91,16 @@ def busy_intervals(
     window: tuple[datetime, datetime],
     email: str | None,
     series_cache: BusyCache[list[Interval]] | None = None,
+    *,
+    fast: bool = True,
 ) -> list[Interval]:
     """The normalised busy time of one member's rows (from `AvailabilityRepo.busy_rows`).
 
     ``series_cache`` keeps each series' busy occurrences keyed by everything they are
     computed from (the master's and its overrides' stored content, the window, the
     account's email), so after a write only the series that changed are expanded again:
-    expansion is most of the cost of an uncached answer."""
+    expansion is most of the cost of an uncached answer. ``fast=False`` expands every
+    series through recurring-ical-events (`expand_series`; the tests compare)."""
     me = (email or "").lower()
     masters = {r.event_uid: r for r in rows if r.recurring and r.content is not None}
     overrides: dict[str, list[BusyRow]] = {}
@@ -128,7 +133,7 @@ def busy_intervals(
         key = (uid, master.content, tuple(c for _, c in series_overrides), wide, me)
         occurrences = series_cache.get(key) if series_cache is not None else None
         if occurrences is None:
-            occurrences = _series_busy(uid, master, series_overrides, wide, me)
+            occurrences = _series_busy(uid, master, series_overrides, wide, me, fast)
             if series_cache is not None:
                 series_cache.put(key, occurrences)
         found.extend(occurrences)

@@ -47,6 +47,12 @@ def account_add() -> None:
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
 @click.option("--auth-uri", metavar="URL", help="OAuth authorization endpoint (proxies, tests).")
 @click.option("--token-uri", metavar="URL", help="OAuth token endpoint (proxies, tests).")
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CA certificates (PEM) the token endpoint is checked against [default: the "
+    "account's, else [providers.google] ca_file].",
+)
 @pass_state
 def account_add_google(
     state: CliState,
@@ -59,6 +65,7 @@ def account_add_google(
     timeout: float,
     auth_uri: str | None,
     token_uri: str | None,
+    ca_file: Path | None,
 ) -> None:
     """Authorize calsync for a Google account in the browser (loopback redirect + PKCE).
 
@@ -90,6 +97,7 @@ def account_add_google(
         vault_key_file=vault_key_file,
         auth_uri=auth_uri,
         token_uri=token_uri,
+        ca_file=ca_file,
         timeout=timeout,
     )
     added = add_google_account(

@@ -12,7 +12,7 @@ profile is reconnected.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ class GoogleAccountRequest:
     vault_key_file: Path | None = None
     auth_uri: str | None = None
     token_uri: str | None = None
+    ca_file: Path | None = None
     timeout: float = 300.0
 
 
@@ -60,6 +61,11 @@ def _source(account: AccountSettings | None, key: str) -> Path | None:
     value = account.options.get(key) if account is not None else None
     source = getattr(value, "source", None)
     return source if isinstance(source, Path) else None
+
+
+def _path_option(options: Mapping[str, Any], key: str) -> Path | None:
+    value = options.get(key)
+    return Path(value) if isinstance(value, str | Path) and str(value) else None
 
 
 def read_file_secret(path: Path, what: str) -> str:
@@ -136,6 +142,12 @@ def add_google_account(
         or options.get("token_uri")
         or (app.token_uri if app is not None else GOOGLE_TOKEN_URI)
     )
+    # A configured account's options already hold the ca_file it inherits.
+    ca_file = (
+        request.ca_file
+        or _path_option(options, "ca_file")
+        or (app.ca_file if app is not None else None)
+    )
     state_dir = state_directory(settings)
     token_file = (
         request.token_file
@@ -154,6 +166,7 @@ def add_google_account(
         token_uri=token_uri,
         open_url=open_url,
         timeout=request.timeout,
+        ca_file=str(ca_file.expanduser().absolute()) if ca_file is not None else None,
     )
     write_private(token_file, secrets_vault.TokenVault(keys).encrypt(refresh_token) + "\n")
     lines = [
@@ -171,6 +184,8 @@ def add_google_account(
         lines.append(f"# vault key: the {secrets_vault.DEFAULT_KEY_CREDENTIAL} systemd credential")
     if token_uri != GOOGLE_TOKEN_URI:
         lines.append(f"token_uri = {toml_value(token_uri)}")
+    if ca_file is not None and (app is None or ca_file != app.ca_file):
+        lines.append(f"ca_file = {toml_value(str(ca_file.expanduser().absolute()))}")
     return AddedGoogleAccount(token_file, named_key_file, created, "\n".join(lines) + "\n")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calsync.cli.accounts import _source, read_file_secret, vault_keys
+from calsync.cli.accounts import _path_option, _source, read_file_secret, vault_keys
 from calsync.cli.private_files import state_directory, write_private
 from calsync.config import Settings
 from calsync.config.render import toml_value
@@ -47,11 +47,6 @@ class AddedMicrosoftAccount:
     vault_key_file: Path | None
     created_key: bool
     snippet: str
-
-
-def _path_option(options: dict[str, Any], key: str) -> Path | None:
-    value = options.get(key)
-    return Path(value) if isinstance(value, str | Path) and str(value) else None
 
 
 def add_microsoft_account(

@@ -41,23 +41,32 @@ from calsync.config.settings import (
 from calsync.config.values import InvalidValue, to_python
 from calsync.errors import ConfigError
 
-#: What a ``microsoft`` account takes from ``[providers.microsoft]`` unless it sets them.
-_MICROSOFT_APP_KEYS = ("client_id", "client_secret_file", "authority", "graph_endpoint", "ca_file")
+#: What an account takes from ``[providers.<its provider>]`` unless it sets them.
+#: A ``google`` account only takes ``ca_file``: which CAs to trust is the deployment's
+#: (its proxy), while its client and endpoints were always its own table's.
+_APP_KEYS = {
+    "microsoft": ("client_id", "client_secret_file", "authority", "graph_endpoint", "ca_file"),
+    "google": ("ca_file",),
+}
+#: Providers whose accounts take ``vault_key_file`` from ``[store]``.
+_STORE_VAULT_KEY = ("microsoft",)
 
 
 def _inherited(data: Mapping[str, Any], raw: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A ``microsoft`` account's table with the app keys it leaves unset taken from
-    ``[providers.microsoft]`` and ``vault_key_file`` from ``[store]`` (same key types,
-    so they are validated as the account's own)."""
-    if raw.get("provider") != "microsoft":
+    """An account's table with the app keys it leaves unset taken from its
+    ``[providers.<name>]`` table (and, for ``microsoft``, ``vault_key_file`` from
+    ``[store]``): same key types, so they are validated as the account's own."""
+    provider = raw.get("provider")
+    keys = _APP_KEYS.get(provider) if isinstance(provider, str) else None
+    if keys is None:
         return raw
     providers = data.get("providers")
-    app = providers.get("microsoft") if isinstance(providers, dict) else None
+    app = providers.get(provider) if isinstance(providers, dict) else None
     store = data.get("store")
     inherited: dict[str, Any] = {}
     if isinstance(app, dict):
-        inherited |= {key: app[key] for key in _MICROSOFT_APP_KEYS if key in app}
-    if isinstance(store, dict) and "vault_key_file" in store:
+        inherited |= {key: app[key] for key in keys if key in app}
+    if provider in _STORE_VAULT_KEY and isinstance(store, dict) and "vault_key_file" in store:
         inherited["vault_key_file"] = store["vault_key_file"]
     return {**inherited, **raw}
 
@@ -164,6 +173,9 @@ class _Loader:
             )
         combined = Section("accounts", ACCOUNT.keys + provider_section.keys, repeated=True)
         values = self.values(combined, raw, index)
+        ca_file = values.get("ca_file")
+        if isinstance(ca_file, Path) and not ca_file.is_file():
+            raise self.error("accounts", index, "ca_file", f"file not found: {ca_file}")
         common = {key.name: values.pop(key.name) for key in ACCOUNT.keys}
         return AccountSettings(**common, options=MappingProxyType(values))
 

@@ -345,7 +345,9 @@ GOOGLE_APP = Section(
         Key(
             "ca_file",
             KeyType.PATH,
-            help="Extra CA bundle (PEM) to trust for Google's endpoints (proxies, tests).",
+            help="CA bundle (PEM) trusted for Google's endpoints instead of the bundled one "
+            "(a TLS-intercepting proxy, tests): by the connect flow and by the sync of every "
+            "Google account (an [[accounts]] table's own ca_file wins).",
             example="/etc/ssl/certs/proxy-ca.pem",
         ),
     ],

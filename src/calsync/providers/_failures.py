@@ -67,7 +67,9 @@ def _named(chain: list[BaseException], *fragments: str) -> BaseException | None:
     return next((e for e in chain if any(f in type(e).__name__ for f in fragments)), None)
 
 
-def _problem(exc: BaseException, url: str, timeout: float | None, setting: str) -> str:
+def _problem(
+    exc: BaseException, url: str, timeout: float | None, setting: str, ca_setting: str | None
+) -> str:
     chain = list(_chain(exc))
     host, port = _host(url)
     address = f"{host}:{port}" if port else host
@@ -92,10 +94,13 @@ def _problem(exc: BaseException, url: str, timeout: float | None, setting: str) 
     if tls is not None:
         if isinstance(tls, ssl.SSLCertVerificationError):
             detail = tls.verify_message or tls.reason or "verification failed"
-            return (
+            advice = (
                 f"the TLS certificate of {host} was rejected ({detail}); check the "
                 f"server's certificate (host name, expiry, issuer) and the host in {setting}"
             )
+            if ca_setting is not None:
+                advice += f", or name the CA that issued it in {ca_setting}"
+            return advice
         detail = str(tls.reason or tls.strerror or "handshake failed").lower().replace("_", " ")
         return (
             f"TLS handshake with {address} failed ({detail}); check that the server "
@@ -119,11 +124,13 @@ def request_failure(
     *,
     timeout: float | None = None,
     setting: str = "url",
+    ca_setting: str | None = None,
 ) -> TransientProviderError:
     """The calsync error for a request that got no HTTP answer (DNS, refused, TLS,
     timeout, reset): transient, since servers and networks come back. ``setting``
-    is the config key that holds the URL, named in the advice."""
-    problem = _problem(exc, url, timeout, setting)
+    is the config key that holds the URL, named in the advice; ``ca_setting``, when
+    the provider has one, the key that names a CA to trust (said on a rejected certificate)."""
+    problem = _problem(exc, url, timeout, setting, ca_setting)
     return TransientProviderError(f"{where(what, url)}: {problem}")
 
 

@@ -25,10 +25,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import requests
 from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import Flow
 
 from calsync.errors import CredentialsInvalid, UserError
+from calsync.providers._failures import request_failure
 from calsync.providers._google_config import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI
 
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar",)
@@ -118,11 +120,13 @@ def authorize_installed_app(
     token_uri: str = GOOGLE_TOKEN_URI,
     open_url: Callable[[str], object] = webbrowser.open,
     timeout: float = 300.0,
+    ca_file: str | None = None,
 ) -> str:
     """Run the consent flow in the user's browser and return the refresh token.
 
     ``open_url`` receives the consent URL (the CLI prints it as well, for
-    machines without a browser). Raises `UserError` when the user denies
+    machines without a browser). ``ca_file``: the CA bundle the code exchange at
+    ``token_uri`` trusts instead of the default one. Raises `UserError` when the user denies
     access or does not answer within ``timeout`` seconds, and
     `CredentialsInvalid` when the token endpoint refuses the code.
     """
@@ -141,6 +145,10 @@ def authorize_installed_app(
     flow = Flow.from_client_config(
         config, scopes=list(scopes), redirect_uri=redirect_uri, autogenerate_code_verifier=True
     )
+    if ca_file is not None:
+        # trust_env off: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        flow.oauth2session.verify = ca_file
+        flow.oauth2session.trust_env = False
     # offline + consent: Google only returns a refresh token on a fresh consent.
     url, state = flow.authorization_url(access_type="offline", prompt="consent")
     waiter = threading.Thread(target=server.handle_request, daemon=True)
@@ -159,6 +167,10 @@ def authorize_installed_app(
         raise UserError(f"authorization refused: {result.get('error', 'no code')}")
     try:
         token = flow.fetch_token(code=result["code"])
+    except requests.RequestException as exc:  # no answer: DNS, refused, TLS (ca_file)
+        raise request_failure(
+            exc, "code exchange at", token_uri, setting="token_uri", ca_setting="ca_file"
+        ) from exc
     except Exception as exc:  # oauthlib raises a family of its own errors
         raise CredentialsInvalid(f"the token endpoint refused the code: {exc}") from exc
     refresh_token = token.get("refresh_token")

@@ -61,6 +61,14 @@ CONFIG_SECTION = Section(
             example="https://www.googleapis.com/calendar/v3/",
         ),
         Key(
+            "ca_file",
+            KeyType.PATH,
+            help="PEM file of the certificate authorities trusted for token_uri and "
+            "api_endpoint (a TLS-intercepting proxy, a private endpoint), instead of the "
+            "bundled ones. Default: [providers.google] ca_file.",
+            example="/etc/ssl/corporate-ca.pem",
+        ),
+        Key(
             "page_size",
             KeyType.INT,
             DEFAULT_PAGE_SIZE,

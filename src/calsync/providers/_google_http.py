@@ -12,6 +12,11 @@ exponential backoff. A 400 is never retried. A rate limit is a 429, or a
 401 handling lives in google-auth's authorized http: it refreshes the access
 token through ``token_uri`` and repeats the request; a refresh the token
 endpoint refuses surfaces as ``RefreshError`` -> `CredentialsInvalid`.
+
+`authorized_http` builds that transport ourselves rather than letting
+googleapiclient do it from the credentials: only then can ``ca_file`` reach
+httplib2, and google-auth refreshes through the same httplib2 client, so the
+token endpoint is verified against the same CA bundle as the API.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httplib2  # type: ignore[import-untyped]
+from google.auth.credentials import Credentials
 from google.auth.exceptions import RefreshError, TransportError
+from google_auth_httplib2 import AuthorizedHttp  # type: ignore[import-untyped]
 from googleapiclient.errors import HttpError
+from googleapiclient.http import build_http
 
 from calsync.errors import (
     CredentialsInvalid,
@@ -47,6 +55,16 @@ RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "q
 NOT_AN_OAUTH_ANSWER = "the answer is not an OAuth token response; check token_uri"
 #: Every 403 in this domain is a quota (dailyLimitExceeded, rateLimitExceeded, ...).
 USAGE_LIMITS_DOMAIN = "usageLimits"
+
+
+def authorized_http(credentials: Credentials, ca_file: str | os.PathLike[str] | None) -> Any:
+    """googleapiclient's own transport (`build_http`: its timeout, 308 not a redirect),
+    verifying TLS against ``ca_file`` instead of httplib2's bundle when one is given."""
+    http = build_http()
+    if ca_file is not None:
+        # httplib2 reads ca_certs per connection; certificate checks stay on.
+        http.ca_certs = os.fspath(ca_file)
+    return AuthorizedHttp(credentials, http=http)
 
 
 class ApiError(ProviderError):
@@ -174,10 +192,14 @@ class Executor:
     ) -> TransientProviderError:
         if isinstance(exc, TransportError) or _raised_in_token_refresh(exc):
             return request_failure(
-                exc, f"{what}: token refresh at", self.token_uri, setting="token_uri"
+                exc,
+                f"{what}: token refresh at",
+                self.token_uri,
+                setting="token_uri",
+                ca_setting="ca_file",
             )
         uri = str(getattr(request, "uri", "")).partition("?")[0]
-        return request_failure(exc, what, uri, setting="api_endpoint")
+        return request_failure(exc, what, uri, setting="api_endpoint", ca_setting="ca_file")
 
     def _refresh_failure(self, exc: RefreshError, what: str) -> ProviderError:
         """An OAuth error answer (``invalid_grant``…) means the token is refused; any

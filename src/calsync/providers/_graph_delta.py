@@ -1,26 +1,28 @@
 """Pulling one calendar through ``calendarView/delta`` (https://learn.microsoft.com/en-us/graph/delta-query-events).
 
-The cursor is JSON: the whole ``@odata.deltaLink`` (followed verbatim, as are
-``@odata.nextLink``s) and the window the round was started with, in whole UTC
-days. A delta round is bound to its window, so when the engine's window has
-moved on by a day, the pull starts a new round for the new window and reports
-what it lists as changes (nothing that merely left the window is deleted), then
-drains the old link for the deletions it still owes.
+The cursor (`_graph_cursor`) is JSON: the whole ``@odata.deltaLink`` (followed
+verbatim, as are ``@odata.nextLink``s), the window the round was started with, in
+whole UTC days, and the series membership of the instances listed. A delta round
+is bound to its window, so when the engine's window has moved on by a day, the
+pull starts a new round for the new window and reports what it lists as changes
+(nothing that merely left the window is deleted), then drains the old link for
+the deletions it still owes.
 
 calendarView lists instances, never series masters: single events, occurrences
 and exceptions. A series becomes the store's master (fetched once per pull, in
 bulk by `_graph_masters`, cached per process by etag, which its occurrences
 share) plus its exceptions as overrides; occurrences themselves are not stored.
-Which master an instance id belongs to is kept per process (`CalendarMemory`),
-because a removed occurrence comes as a bare id:
+Which master an instance id belongs to is kept in the cursor (and
+`CalendarMemory` while a pull runs), because a removed occurrence comes as a bare id:
 
 - ``@removed`` of a known occurrence or exception: its master is fetched; gone
   -> the series is deleted; else the instance is fetched: gone -> a cancelled
   override (EXDATE equivalent), else it moved out of the window (listed as is).
 - ``@removed`` of another id: fetched; 404 -> deleted; found -> it moved out of
   the window (Graph reports changes outside the window as removals), listed as is.
-- An unknown id that is gone, in a process that has not listed the calendar in
-  full yet, may be an occurrence of a series it cannot name: the pull answers
+- An unknown id that is gone, with a cursor that carries no membership (written
+  by an older calsync) in a process that has not listed the calendar in full
+  yet, may be an occurrence of a series it cannot name: the pull answers
   `CursorExpired`, and the engine reconciles with a full listing (through the
   mass-delete guard). The same happens on 410 ``syncStateNotFound`` or
   ``resyncRequired`` (codes compared case-insensitively).
@@ -28,7 +30,6 @@ because a removed occurrence comes as a bare id:
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,7 @@ from calsync.providers._graph_convert import (
     parse_offset_time,
     to_remote_event,
 )
+from calsync.providers._graph_cursor import Membership, dump_cursor, instance_key, load_cursor
 from calsync.providers._graph_http import GraphApiError, GraphClient
 from calsync.providers._graph_masters import MASTER_QUERY, etag_of, fetch_masters, list_masters
 from calsync.providers._graph_recurrence import starts_between
@@ -56,11 +58,13 @@ RESET_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
 class CalendarMemory:
     """What one process knows about one calendar's series (see the module docstring)."""
 
-    #: Instance id (occurrence or exception) -> (master id, original start).
-    instances: dict[str, tuple[str, date | datetime]] = field(default_factory=dict)
+    #: `instance_key` of an occurrence or exception -> (master id, original start).
+    #: Written into every cursor and read back from it (`_graph_cursor`).
+    instances: Membership = field(default_factory=dict)
     #: Master id -> (etag, the master as listed).
     masters: dict[str, tuple[str | None, RemoteEvent]] = field(default_factory=dict)
-    #: A full round of this calendar ran in this process.
+    #: ``instances`` covers every instance listed since a full round (one ran in this
+    #: process, or the cursor carried its membership).
     complete: bool = False
 
 
@@ -97,7 +101,8 @@ class DeltaPull:
         self.calendar_id = calendar_id
         self.memory = memory
         self.path = f"/me/calendars/{calendar_id}/calendarView/delta"
-        self._emitted: set[str] = set()
+        #: Master id -> the etag of the version this pull emitted.
+        self._emitted: dict[str, str | None] = {}
         #: Masters fetched in this pull (new, or changed since the process last saw them).
         self._refetched: set[str] = set()
         #: Master id -> original starts listed in this round (occurrences and exceptions).
@@ -171,31 +176,35 @@ class DeltaPull:
             yield PullPage(
                 changed=tuple(changed),
                 final=True,
-                cursor=dump_cursor(str(link), bounds),
+                cursor=dump_cursor(str(link), bounds, self.memory.instances),
                 full_listing=True,
             )
 
     # -- incremental rounds --------------------------------------------------------------------
 
     def incremental(self, cursor: str, window: SyncWindow) -> Iterator[PullPage]:
-        link, old_bounds = load_cursor(cursor)
+        stored = load_cursor(cursor)
+        link, old_bounds = stored.link, stored.bounds
+        if stored.instances is not None:
+            # The cursor is what the store committed: newer than this process's memory
+            # when another process synced the calendar since, and there after a restart.
+            self.memory.instances = dict(stored.instances)
+            self.memory.complete = True
         bounds = round_window(window)
         changed: list[RemoteEvent] = []
         removed: list[str] = []
         if bounds != old_bounds:
             # The window moved: a new round for it, then what the old link still owes.
             fresh = list(self._rounds(self._start(bounds)))
-            for page in fresh:
-                changed += self._listed(page.get("value") or ())
+            changed += self._listed([i for page in fresh for i in page.get("value") or ()])
             new_link = fresh[-1].get("@odata.deltaLink")
             old_pages = list(self._rounds(self._get(link)))
         else:
             old_pages = list(self._rounds(self._get(link)))
             new_link = old_pages[-1].get("@odata.deltaLink")
-        for page in old_pages:
-            items = page.get("value") or ()
-            removed += [str(i["id"]) for i in items if "@removed" in i and i.get("id")]
-            changed += self._listed([i for i in items if "@removed" not in i])
+        items = [i for page in old_pages for i in page.get("value") or ()]
+        removed += [str(i["id"]) for i in items if "@removed" in i and i.get("id")]
+        changed += self._listed([i for i in items if "@removed" not in i])
         if not new_link:
             raise ProviderError("Graph's last delta page carried no @odata.deltaLink")
         listed = {e.remote_id for e in changed}
@@ -210,7 +219,7 @@ class DeltaPull:
                     changed=tuple(changed + extra),
                     deleted=tuple(deleted),
                     final=True,
-                    cursor=dump_cursor(str(new_link), bounds),
+                    cursor=dump_cursor(str(new_link), bounds, self.memory.instances),
                 )
             ]
         )
@@ -218,8 +227,16 @@ class DeltaPull:
     # -- instances -> masters and overrides -----------------------------------------------------
 
     def _listed(self, items: Any) -> list[RemoteEvent]:
-        """Singles and exceptions as they come, with each series' master before them."""
-        self._prefetch_masters(items)
+        """Singles and exceptions as they come, with each series' master before them.
+
+        A round lists a series' instances in no set order: an exception may come
+        before the occurrences whose etag says the master changed (moved, renamed).
+        So the master is fetched with the newest etag any instance of the batch
+        carries before anything of it is emitted, and emitted again when a later
+        batch brings a newer one: a stale master would hide the round's
+        cancellations (issue #13)."""
+        etags = _batch_etags(items)
+        self._prefetch_masters(etags)
         events: list[RemoteEvent] = []
         for item in items:
             if "@removed" in item:
@@ -231,19 +248,18 @@ class DeltaPull:
             master_id = item.get("seriesMasterId") if kind != "seriesMaster" else item.get("id")
             if not isinstance(master_id, str):
                 continue
-            etag = item.get("@odata.etag") if kind in ("occurrence", "seriesMaster") else None
-            master = self._master(master_id, etag)
+            master = self._master(master_id, etags.get(master_id))
             if master is None:
                 continue  # deleted meanwhile; the next round says so
-            if master_id not in self._emitted:
-                self._emitted.add(master_id)
+            if self._emitted.get(master_id, _NOTHING) != master.etag:
+                self._emitted[master_id] = master.etag
                 events.append(master)
             if kind in ("occurrence", "exception") and isinstance(item.get("originalStart"), str):
                 original = parse_offset_time(item["originalStart"])
                 key: date | datetime = original
                 if master.content.all_day:
                     key = original.date()
-                self.memory.instances[str(item["id"])] = (master_id, key)
+                self.memory.instances[instance_key(str(item["id"]))] = (master_id, key)
                 self._listed_originals.setdefault(master_id, set()).add(key)
                 if kind == "occurrence":
                     self._occurrence_masters.add(master_id)
@@ -251,18 +267,13 @@ class DeltaPull:
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events
 
-    def _prefetch_masters(self, items: Any) -> None:
-        """Fetch the page's unknown or changed masters in bulk (`_graph_masters`): from
+    def _prefetch_masters(self, etags: dict[str, str | None]) -> None:
+        """Fetch the batch's unknown or changed masters in bulk (`_graph_masters`): from
         the calendar's listing of masters in a full round, else 20 to a ``$batch``."""
         wanted: dict[str, str | None] = {}
-        for item in items:
-            kind = item.get("type")
-            if "@removed" in item or kind not in ("occurrence", "exception"):
+        for master_id, etag in etags.items():
+            if master_id in self._gone:
                 continue
-            master_id = item.get("seriesMasterId")
-            if not isinstance(master_id, str) or master_id in wanted or master_id in self._gone:
-                continue
-            etag = item.get("@odata.etag") if kind == "occurrence" else None
             cached = self.memory.masters.get(master_id)
             if cached is None or (etag is not None and cached[0] != etag):
                 wanted[master_id] = etag
@@ -392,7 +403,7 @@ class DeltaPull:
         deleted: list[str] = []
         masters_gone: set[str] = set()
         for remote_id in removed:
-            known = self.memory.instances.get(remote_id)
+            known = self.memory.instances.get(instance_key(remote_id))
             if known is not None:
                 master_id, original = known
                 if master_id in masters_gone:
@@ -413,6 +424,7 @@ class DeltaPull:
                 changed += self._listed([found])
             elif known is not None:
                 changed.append(cancelled_override(remote_id, known[0], known[1]))
+                self.memory.instances.pop(instance_key(remote_id), None)
             elif self.memory.complete:
                 deleted.append(remote_id)
             else:
@@ -427,6 +439,26 @@ class DeltaPull:
         return changed, deleted
 
 
+_NOTHING = object()
+
+
+def _batch_etags(items: Any) -> dict[str, str | None]:
+    """Master id -> the etag the batch's occurrences (which share their master's) carry;
+    None for a series the batch lists only exceptions of (their etags are their own)."""
+    etags: dict[str, str | None] = {}
+    for item in items:
+        kind = item.get("type")
+        if "@removed" in item or kind not in ("occurrence", "exception", "seriesMaster"):
+            continue
+        master_id = item.get("id") if kind == "seriesMaster" else item.get("seriesMasterId")
+        if not isinstance(master_id, str):
+            continue
+        etag = item.get("@odata.etag") if kind != "exception" else None
+        if etag is not None or master_id not in etags:
+            etags[master_id] = etag
+    return etags
+
+
 def _zone(tzid: str) -> ZoneInfo:
     try:
         return ZoneInfo(tzid)
@@ -436,16 +468,3 @@ def _zone(tzid: str) -> ZoneInfo:
 
 def _zone_label(master: RemoteEvent) -> str:
     return master.content.tzid
-
-
-def dump_cursor(link: str, bounds: tuple[datetime, datetime]) -> str:
-    return json.dumps({"link": link, "start": _stamp(bounds[0]), "end": _stamp(bounds[1])})
-
-
-def load_cursor(cursor: str) -> tuple[str, tuple[datetime, datetime]]:
-    try:
-        parsed = json.loads(cursor)
-        bounds = (parse_offset_time(parsed["start"]), parse_offset_time(parsed["end"]))
-        return str(parsed["link"]), bounds
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CursorExpired("the stored Graph cursor is unreadable; listing again") from exc

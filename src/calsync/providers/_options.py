@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from calsync.errors import UserError
@@ -30,6 +30,16 @@ def opt_str(
     if not isinstance(value, str) or not value:
         raise _problem(account, key, "must be a non-empty string")
     return value
+
+
+def opt_path(account: str, options: Mapping[str, Any], key: str) -> str | None:
+    """A ``PATH`` key (the loader gives a `Path`; plain mappings may give a string)."""
+    value = options.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | PurePath) or not str(value):
+        raise _problem(account, key, "must be a file path")
+    return str(value)
 
 
 def opt_secret(account: str, options: Mapping[str, Any], key: str) -> str | None:

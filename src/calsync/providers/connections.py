@@ -63,6 +63,7 @@ def provider_options(
             "refresh_token_file": Secret(credentials["refresh_token"]),
             "token_uri": google.token_uri,
             "api_endpoint": google.api_endpoint,
+            "ca_file": google.ca_file,
         }
     if provider_name == MICROSOFT:
         microsoft = settings.providers.microsoft

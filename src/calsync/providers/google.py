@@ -3,6 +3,8 @@
 The client is built from the discovery document bundled with the library
 (``static_discovery=True``), so building it sends nothing over the network;
 ``api_endpoint`` and ``token_uri`` point it at a local fake in tests.
+The transport is ours (`authorized_http`), so ``ca_file`` is trusted by both the
+API requests and google-auth's token refresh, which shares that httplib2 client.
 
 Calendars: calendarList.list in full once, then with its ``nextSyncToken``
 (kept per account for the life of the process; see `GoogleProvider.list_calendars`).
@@ -30,6 +32,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from googleapiclient.discovery import build
@@ -59,8 +62,8 @@ from calsync.providers._google_convert import (
     to_body,
     to_remote_event,
 )
-from calsync.providers._google_http import ApiError, Executor
-from calsync.providers._options import opt_int, opt_secret, opt_str, opt_str_list
+from calsync.providers._google_http import ApiError, Executor, authorized_http
+from calsync.providers._options import opt_int, opt_path, opt_secret, opt_str, opt_str_list
 from calsync.providers.base import Capabilities, PullPage, SyncWindow, WriteResult
 from calsync.providers.registry import ProviderSpec
 
@@ -109,6 +112,7 @@ class GoogleProvider:
         page_size: int = DEFAULT_PAGE_SIZE,
         retries: int = 3,
         backoff: float = 0.5,
+        ca_file: str | Path | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be within 1..{MAX_PAGE_SIZE}")
@@ -125,7 +129,7 @@ class GoogleProvider:
         self._service: Any = build(
             "calendar",
             "v3",
-            credentials=self.credentials,
+            http=authorized_http(self.credentials, ca_file),
             static_discovery=True,
             cache_discovery=False,
             client_options=options,
@@ -434,6 +438,7 @@ def create_google_provider(account_name: str, options: Mapping[str, Any]) -> Goo
         api_endpoint=opt_str(account_name, options, "api_endpoint"),
         calendars=opt_str_list(account_name, options, "calendars"),
         page_size=opt_int(account_name, options, "page_size", DEFAULT_PAGE_SIZE),
+        ca_file=opt_path(account_name, options, "ca_file"),
     )
 
 
