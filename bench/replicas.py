@@ -11,15 +11,23 @@ once. Measured:
 - steady-state lag: for ``--steady`` seconds afterwards, every 0.5 s, the
   largest "past due" of any calendar (now - ``due_at``, 0 when none is late),
   reported as median and max of those samples;
-- CPU seconds used by the replicas (user + system, from /proc) until all synced.
+- CPU seconds until all synced (user + system, from /proc): the replicas',
+  Radicale's, and the whole machine's busy time (all processes, other work included),
+  so what the 2 cores could give is visible beside what the replicas used.
 
-    .venv/bin/python bench/replicas.py --calendars 300 --events 100 --replicas 1 2 3
+``--root DIR`` keeps Radicale's storage (seeded and warmed once) in DIR and reuses
+it in later invocations with the same ``--calendars``/``--events``: seeding 300 x 100
+items and Radicale's first parse of them take minutes.
+
+    .venv/bin/python bench/replicas.py --calendars 300 --events 100 --replicas 1 2 3 \
+        --root /tmp/calsync-replicas-bench
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,8 +42,18 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from caldav_sync import calendar_query_body, start_radicale  # bench/ is on sys.path
-from tests.fixtures.radicale import RadicaleCalendar, RadicaleServer, free_port, vevent_ics
+from caldav_sync import (  # bench/ is on sys.path
+    NO_FSYNC_RADICALE,
+    calendar_query_body,
+    start_radicale,
+)
+from tests.fixtures.radicale import (
+    RadicaleCalendar,
+    RadicaleServer,
+    _wait_until_up,
+    free_port,
+    vevent_ics,
+)
 
 from calsync.store import Store
 
@@ -49,6 +67,13 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _fill(server: RadicaleServer, calendars: int, events: int) -> list[RadicaleCalendar]:
@@ -132,7 +157,10 @@ def one_run(
     store = Store(url)
     store.upgrade()
     procs: list[subprocess.Popen[bytes]] = []
+    load_before = os.getloadavg()[0]
     try:
+        radicale_cpu0 = _cpu_seconds(server.process.pid)
+        busy0 = _machine_busy_seconds()
         t0 = time.monotonic()
         for r in range(replicas):
             config = _config(root / f"{name}-{r}", url, server, urls, interval)
@@ -154,6 +182,9 @@ def one_run(
             time.sleep(0.5)
         all_synced = time.monotonic() - t0
         cpu = sum(_cpu_seconds(p.pid) for p in procs)
+        radicale_cpu = _cpu_seconds(server.process.pid) - radicale_cpu0
+        machine_cpu = _machine_busy_seconds() - busy0
+        load_after = os.getloadavg()[0]
         holders = {r.holder for r in rows}
         samples = []
         end = time.monotonic() + steady
@@ -166,6 +197,10 @@ def one_run(
         return {
             "all_synced_s": all_synced,
             "cpu_s": cpu,
+            "radicale_cpu_s": radicale_cpu,
+            "machine_cpu_s": machine_cpu,
+            "load_start": load_before,
+            "load_synced": load_after,
             "holders": float(len(holders)),
             "lag_median_s": statistics.median(samples),
             "lag_max_s": max(samples),
@@ -185,6 +220,44 @@ def one_run(
             )
 
 
+def _radicale(root: Path, calendars: int, events: int) -> tuple[RadicaleServer, list[str]]:
+    """Radicale on ``root/radicale``: seeded and warmed up the first time, reused after
+    (same ``calendars`` x ``events``); returns the server and the calendar URLs."""
+    folder = root / "radicale"
+    listing = root / f"calendars-{calendars}x{events}.txt"
+    if listing.exists():
+        # Reuse: a new port, the same storage (its config is written again).
+        config = folder / "config"
+        port = free_port()
+        text = config.read_text().splitlines()
+        config.write_text(
+            "\n".join(f"hosts = 127.0.0.1:{port}" if t.startswith("hosts") else t for t in text)
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", NO_FSYNC_RADICALE, "--config", str(config)],
+            stdout=(folder / "radicale.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_until_up(base_url, process)
+        server = RadicaleServer(base_url, folder / "storage", folder / "password", process)
+        paths = listing.read_text().split()
+        print(f"reusing {len(paths)} calendars x {events} events in {folder}", flush=True)
+        return server, [f"{base_url}{p}" for p in paths]
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    server = start_radicale(folder)
+    t = time.monotonic()
+    made = _fill(server, calendars, events)
+    print(f"{calendars} calendars x {events} events in {time.monotonic() - t:.0f} s", flush=True)
+    t = time.monotonic()
+    _warm_up(server, made)
+    print(f"Radicale warmed up in {time.monotonic() - t:.0f} s", flush=True)
+    listing.write_text("\n".join(c.path for c in made) + "\n")
+    return server, [c.url for c in made]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calendars", type=int, default=300)
@@ -193,21 +266,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--interval", default="30s")
     parser.add_argument("--steady", type=float, default=60.0)
+    parser.add_argument("--root", type=Path, help="keep (and reuse) Radicale's storage here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="calsync-replicas-") as tmp:
         root = Path(tmp)
-        (root / "radicale").mkdir()
-        server = start_radicale(root / "radicale")
+        server, urls = _radicale(args.root or root, args.calendars, args.events)
         try:
-            t = time.monotonic()
-            calendars = _fill(server, args.calendars, args.events)
-            print(
-                f"{args.calendars} calendars x {args.events} events in {time.monotonic() - t:.0f} s"
-            )
-            t = time.monotonic()
-            _warm_up(server, calendars)
-            print(f"Radicale warmed up in {time.monotonic() - t:.0f} s", flush=True)
-            urls = [c.url for c in calendars]
             results: dict[int, list[dict[str, float]]] = {}
             for _ in range(args.runs):
                 for replicas in args.replicas:
@@ -223,8 +287,10 @@ def main() -> int:
             for replicas, runs in sorted(results.items()):
                 med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 print(
-                    f"R={replicas}: all synced once {med['all_synced_s']:.1f} s "
-                    f"(throughput x{base / med['all_synced_s']:.2f}), CPU {med['cpu_s']:.0f} s, "
+                    f"R={replicas} (median of {len(runs)}): all synced once "
+                    f"{med['all_synced_s']:.1f} s (throughput x{base / med['all_synced_s']:.2f}), "
+                    f"CPU replicas {med['cpu_s']:.0f} s, Radicale {med['radicale_cpu_s']:.0f} s, "
+                    f"machine {med['machine_cpu_s']:.0f} s of {2 * med['all_synced_s']:.0f}, "
                     f"steady lag median {med['lag_median_s']:.1f} s, max {med['lag_max_s']:.1f} s"
                 )
         finally:

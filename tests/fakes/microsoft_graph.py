@@ -40,7 +40,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ from tests.fakes._graph_wire import (
     new_change_key,
     occurrence_id,
 )
+from tests.fakes._tls_server import TLSServer
 
 __all__ = ["GraphError", "MicrosoftGraphFake", "occurrence_id"]
 
@@ -70,25 +71,6 @@ _DEFAULT_FAULTS = {
     503: ("serviceNotAvailable", "The service is temporarily unavailable."),
     504: ("UnknownError", "Gateway timeout."),
 }
-
-
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler], ca: ThrowawayCA) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
-        self.context = ca.server_context()
-
-    def get_request(self) -> Any:
-        # The handshake runs in the request's own thread, so a client that hangs or
-        # refuses the certificate never blocks the accept loop.
-        sock, address = self.socket.accept()
-        return self.context.wrap_socket(
-            sock, server_side=True, do_handshake_on_connect=False
-        ), address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that do not trust the CA drop the handshake: expected in tests
 
 
 class MicrosoftGraphFake(
@@ -150,7 +132,7 @@ class MicrosoftGraphFake(
         self._init_delta()
         self._init_subscriptions()
         self._ca: ThrowawayCA | None = None
-        self._server: _TLSServer | None = None
+        self._server: TLSServer | None = None
         self._threads: list[threading.Thread] = []
         self.add_calendar(default_calendar_name, default=True)
 
@@ -189,7 +171,7 @@ class MicrosoftGraphFake(
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = _TLSServer(Handler, self._ca)
+        self._server = TLSServer(Handler, self._ca)
         server = self._server
         for target in (lambda: server.serve_forever(poll_interval=0.05), self._deliver):
             thread = threading.Thread(target=target, daemon=True)

@@ -36,6 +36,7 @@ from calsync.api.deps import ApiServices
 from calsync.api.provider_push import install_provider_push
 from calsync.config import AccountSettings, Settings
 from calsync.daemon import bootstrap
+from calsync.daemon.due_wakeups import DueWakeups
 from calsync.daemon.jobs import SyncJobs
 from calsync.daemon.leases import LeaseCollector, LeaseKeeper
 from calsync.daemon.live_api import ReloadableRateLimiter, ScrapeSafe, restart_needed
@@ -188,6 +189,16 @@ class Daemon:
                 delay=LOCAL_PUSH_DELAY,
             )
             services.local_changes.subscribe(lambda calendar: local_push.submit(_target(calendar)))
+            # PostgreSQL: a calendar another replica marked due (a push or an app's
+            # write reached it) is synced here at once, not at the next renewal.
+            wakeups = None
+            if keeper is not None:
+                due_runs = CalendarRuns(
+                    scheduler.aps,
+                    engine_trigger(store, lambda: self.engine, lambda: self.settings),
+                    name="sync marked due elsewhere",
+                )
+                wakeups = DueWakeups(store, keeper, due_runs.submit)
             register_retention_job(scheduler.aps, store, lambda: self.settings)
             relay = RelayThread(store, settings)
             running = _Running(store, services, scheduler, relay)
@@ -211,6 +222,8 @@ class Daemon:
                     scheduler.start()
                     if keeper is not None:
                         keeper.start()
+                    if wakeups is not None:
+                        wakeups.start()
                     scheduler.apply(account_intervals(settings))
                     relay.start()
                     self._notifier.ready(f"serving on {settings.api.listen}")
@@ -223,6 +236,8 @@ class Daemon:
                     self._notifier.stopping("stopping: finishing running jobs")
                     log.info("stopping: waiting for running sync jobs")
                 finally:
+                    if wakeups is not None:
+                        wakeups.stop()
                     scheduler.shutdown()
                     if keeper is not None:
                         keeper.stop()

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from calsync.errors import LeaseLost
+from calsync.store.due_signals import notify_due
 from calsync.store.journal import Journal
 from calsync.store.lease_models import Replica, SyncLease
-from calsync.store.models import Account, Calendar, Profile
+from calsync.store.models import Account, Calendar
 from calsync.store.sql import chunks, insert_ignore, upsert, utcnow
 
 
@@ -266,21 +267,17 @@ class SyncLeaseRepo:
             stmt = stmt.where(SyncLease.holder == holder)
         return [_lease(r) for r in self._session.execute(stmt).scalars()]
 
-    def serialize_discovery(self, profile_pk: int) -> None:
-        """Lock the profile's row until commit: replicas discovering one account at
-        once take turns instead of both inserting its new calendars."""
-        self._journal.require_writable()
-        self._session.execute(
-            select(Profile.id).where(Profile.id == profile_pk).with_for_update()
-        ).all()
-
     def mark_due(self, calendar_pks: Iterable[int]) -> None:
-        """Ask the calendars' holders to sync them now (they look at every renewal)."""
+        """Ask the calendars' holders to sync them now: on PostgreSQL a notification
+        at commit wakes them (`calsync.store.due_signals`); the mark itself is what
+        every renewal looks at, should the notification be missed."""
         self._journal.require_writable()
-        for part in chunks(sorted(calendar_pks)):
+        pks = sorted(set(calendar_pks))
+        for part in chunks(pks):
             self._session.execute(
                 update(SyncLease).where(SyncLease.calendar_id.in_(part)).values(due_at=utcnow())
             )
+        notify_due(self._session, pks)
 
     def account_names(self, calendar_pks: Iterable[int]) -> dict[int, str]:
         """Calendar key -> its account's name."""
