@@ -178,6 +178,8 @@ class DeltaPull:
                 final=True,
                 cursor=dump_cursor(str(link), bounds, self.memory.instances),
                 full_listing=True,
+                # calendarView lists what overlaps the round's window, nothing else.
+                window=SyncWindow(*bounds),
             )
 
     # -- incremental rounds --------------------------------------------------------------------
