@@ -10,8 +10,9 @@ One server on 127.0.0.1 with a throw-away CA (`ca_file`) serves:
   ``/me/calendar``, events of a calendar, ``calendarView``, ``calendarView/delta``
   (`_graph_delta`), event create/get/update/delete with ``transactionId``, ``If-Match``
   and extended properties (`_graph_events`, `_graph_render`), ``instances``, the six
-  recurrence patterns and three ranges (`_graph_recurrence`), and ``/subscriptions`` with
-  the validation handshake, notifications and lifecycle events (`_graph_subscriptions`).
+  recurrence patterns and three ranges (`_graph_recurrence`), ``/subscriptions`` with
+  the validation handshake, notifications and lifecycle events (`_graph_subscriptions`),
+  and JSON batching, ``POST /$batch`` (`_graph_batch`).
 
 Every behaviour cites the Microsoft page it follows in the module that implements it;
 where the pages are silent or ambiguous the fake takes the stricter reading and says
@@ -28,8 +29,9 @@ edits the mailbox as another client would (`add_calendar`, `put_event`,
 counts them; `deliveries` records every notification POST.
 
 Deliberate deviations: only ``/me`` (not ``/users/{id}``) is served; notification URLs
-may be plain ``http`` on loopback; ``$filter``/``$orderby``/``$search`` are refused as
-not implemented.
+may be plain ``http`` on loopback; ``$orderby``/``$search`` are refused as not
+implemented, and ``$filter`` is served only as ``type eq '<eventType>'`` on a list of
+events (`_graph_views`).
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from tests.fakes._graph_batch import BatchMixin
 from tests.fakes._graph_delta import DeltaMixin
 from tests.fakes._graph_events import EventWritesMixin
 from tests.fakes._graph_identity import IdentityMixin
@@ -62,6 +65,7 @@ from tests.fakes._graph_wire import (
     new_change_key,
     occurrence_id,
 )
+from tests.fakes._tls_server import TLSServer
 
 __all__ = ["GraphError", "MicrosoftGraphFake", "occurrence_id"]
 
@@ -72,27 +76,14 @@ _DEFAULT_FAULTS = {
 }
 
 
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler], ca: ThrowawayCA) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
-        self.context = ca.server_context()
-
-    def get_request(self) -> Any:
-        # The handshake runs in the request's own thread, so a client that hangs or
-        # refuses the certificate never blocks the accept loop.
-        sock, address = self.socket.accept()
-        return self.context.wrap_socket(
-            sock, server_side=True, do_handshake_on_connect=False
-        ), address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that do not trust the CA drop the handshake: expected in tests
-
-
 class MicrosoftGraphFake(
-    IdentityMixin, EventWritesMixin, DeltaMixin, SubscriptionsMixin, ViewsMixin, RoutesMixin
+    IdentityMixin,
+    EventWritesMixin,
+    DeltaMixin,
+    SubscriptionsMixin,
+    ViewsMixin,
+    BatchMixin,
+    RoutesMixin,
 ):
     def __init__(
         self,
@@ -137,6 +128,8 @@ class MicrosoftGraphFake(
         self.lock = threading.RLock()
         self.calendars: dict[str, FakeCalendar] = {}
         self.requests: list[RequestRecord] = []
+        #: The individual requests of every ``$batch`` (`_graph_batch`).
+        self.batched: list[RequestRecord] = []
         self._seq = itertools.count(1)
         self._last_seq = 0
         self._generation = 157
@@ -150,7 +143,7 @@ class MicrosoftGraphFake(
         self._init_delta()
         self._init_subscriptions()
         self._ca: ThrowawayCA | None = None
-        self._server: _TLSServer | None = None
+        self._server: TLSServer | None = None
         self._threads: list[threading.Thread] = []
         self.add_calendar(default_calendar_name, default=True)
 
@@ -189,7 +182,7 @@ class MicrosoftGraphFake(
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = _TLSServer(Handler, self._ca)
+        self._server = TLSServer(Handler, self._ca)
         server = self._server
         for target in (lambda: server.serve_forever(poll_interval=0.05), self._deliver):
             thread = threading.Thread(target=target, daemon=True)

@@ -204,19 +204,26 @@ def test_add_sync_disconnect_reconnect_and_rotate_keys(
     assert calsync(workdir, "sync", "--once").exit_code == 0
 
 
-def test_add_takes_client_and_endpoints_from_providers_google(
-    workdir: Path, fake: GoogleCalendarFake
-) -> None:
-    """Without flags, `account add google` uses the [providers.google] table (issue #12)."""
+def add_providers_google(workdir: Path, fake: GoogleCalendarFake, extra: str = "") -> Path:
+    """Append a [providers.google] table for ``fake`` (its secret in a file) to the config."""
     (workdir / "client-secret").write_text(fake.client_secret + "\n", encoding="utf-8")
     config = workdir / "calsync.toml"
     config.write_text(
         config.read_text()
         + "[providers.google]\n"
         + f'client_id = "{fake.client_id}"\nclient_secret_file = "client-secret"\n'
-        + f'auth_uri = "{fake.auth_uri}"\ntoken_uri = "{fake.token_uri}"\n',
+        + f'auth_uri = "{fake.auth_uri}"\ntoken_uri = "{fake.token_uri}"\n'
+        + extra,
         encoding="utf-8",
     )
+    return config
+
+
+def test_add_takes_client_and_endpoints_from_providers_google(
+    workdir: Path, fake: GoogleCalendarFake
+) -> None:
+    """Without flags, `account add google` uses the [providers.google] table (issue #12)."""
+    add_providers_google(workdir, fake)
     added = calsync_process(
         workdir, "account", "add", "google", "--name", "home", "--timeout", "20"
     )
@@ -235,16 +242,7 @@ def test_add_and_sync_over_https_trust_providers_google_ca_file(workdir: Path) -
     account it prints syncs, trusting [providers.google] ca_file (nothing else does)."""
     with GoogleCalendarFake(tls=True) as fake:
         fake.add_calendar("Work", calendar_id="work@example.com", primary=True)
-        (workdir / "client-secret").write_text(fake.client_secret + "\n", encoding="utf-8")
-        config = workdir / "calsync.toml"
-        config.write_text(
-            config.read_text()
-            + "[providers.google]\n"
-            + f'client_id = "{fake.client_id}"\nclient_secret_file = "client-secret"\n'
-            + f'auth_uri = "{fake.auth_uri}"\ntoken_uri = "{fake.token_uri}"\n'
-            + f'ca_file = "{fake.ca_file}"\n',
-            encoding="utf-8",
-        )
+        config = add_providers_google(workdir, fake, f'ca_file = "{fake.ca_file}"\n')
         added = calsync_process(
             workdir,
             *("account", "add", "google", "--name", "home", "--timeout", "20"),

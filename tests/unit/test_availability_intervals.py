@@ -98,6 +98,9 @@ def test_widen_covers_each_nonempty_interval_plus_its_margins(
     assert is_normal(result)
     expected = minutes([(s - earlier, e + later) for s, e in intervals if e > s])
     assert minutes(result) == expected
+    # Sorted input takes the one-pass merge; normalised input too (the busy cache's).
+    assert widen(sorted(intervals), earlier, later) == result
+    assert widen(normalise(intervals), earlier, later) == result
 
 
 @given(sets, durations)

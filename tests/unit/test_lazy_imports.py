@@ -41,6 +41,20 @@ SERVER_LIBRARIES = (
     "pydantic",
     "prometheus_client",
 )
+#: Tables of the API, channels, connect, Chronary, availability, leases and rate
+#: limits: a sync pass over SQLite queries none of them.
+UNUSED_BY_A_PASS = (
+    "calsync.store.availability_models",
+    "calsync.store.channels_models",
+    "calsync.store.chronary_models",
+    "calsync.store.lease_models",
+    "calsync.store.provider_channels_models",
+    "calsync.store.rate_models",
+    "calsync.store.repos.channels",
+    "calsync.store.repos.chronary",
+    "calsync.store.repos.sync_leases",
+    "calsync.store.repos.tokens",
+)
 #: Alembic only for `db upgrade`; importlib.metadata only for `--version`.
 MIGRATION_LIBRARIES = ("alembic", "mako", "pygments")
 
@@ -149,6 +163,24 @@ def test_a_memory_pass_imports_only_what_it_runs(tmp_path: Path) -> None:
     assert loaded(modules, ("calsync.api", "calsync.notify", "rich")) == []
     # A SQLite store needs neither PostgreSQL's dialect nor its driver.
     assert loaded(modules, ("sqlalchemy.dialects.postgresql", "psycopg")) == []
+    # Nor the mapped classes of tables a pass never queries: the unit of work builds
+    # those repositories on first use (mapping them is most of calsync's own import).
+    assert loaded(modules, UNUSED_BY_A_PASS) == []
+    assert "calsync.store.models" in modules
+
+
+def test_every_model_module_is_known_to_the_schema() -> None:
+    # What a pass leaves out, migrations and the schema check still see.
+    from calsync.store import models
+
+    tables = set(schema.metadata().tables)
+    found = {
+        path.stem
+        for path in Path(models.__file__).parent.glob("*models.py")
+        if path.stem != "__init__"
+    }
+    assert {name.rpartition(".")[2] for name in schema.MODEL_MODULES} == found
+    assert {"events", "notification_channels", "sync_leases", "api_keys"} <= tables
 
 
 def test_version_still_reads_the_installed_metadata(tmp_path: Path) -> None:

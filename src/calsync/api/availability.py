@@ -18,13 +18,17 @@ each event write, calendar change and availability-rule change) as read at the
 start of the transaction, and each member's busy time in `BusyCache` under its
 account's version. An entry filed under version N holds data at least as new as
 N; once a write commits, every later request reads a higher version and misses.
+Under the same versions sit the managed members' rules (`_rules`) and each member's
+free time for the question's periods and buffer (`_free_time_memo`), so a new question
+that differs only in duration, format or max_results reuses the expensive part, and a
+write to one member's calendar recomputes that member only.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -34,7 +38,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
-from calsync.api.availability_busy import busy_intervals
+from calsync.api.availability_busy import BusyCache, busy_intervals
 from calsync.api.availability_request import ParsedQuery, parse_availability
 from calsync.api.availability_rules import core_rule
 from calsync.api.availability_schemas import AVAILABILITY_QUERY, AvailabilityAnswer
@@ -47,11 +51,13 @@ from calsync.availability import (
     AvailabilityRule,
     AvailableResult,
     Interval,
+    Member,
     find_availability,
 )
+from calsync.availability.engine import FreeTimeMemo
 from calsync.errors import ValidationError
 from calsync.store import UnitOfWork
-from calsync.store.records import AccountRecord
+from calsync.store.records import AccountRecord, AvailabilityRuleRecord
 
 router = APIRouter(tags=["availability"])
 
@@ -121,10 +127,17 @@ def _accounts(uow: UnitOfWork, parsed: ParsedQuery) -> dict[str, AccountRecord]:
 
 
 def _rules(
-    uow: UnitOfWork, parsed: ParsedQuery, accounts: Mapping[str, AccountRecord]
+    uow: UnitOfWork,
+    parsed: ParsedQuery,
+    accounts: Mapping[str, AccountRecord],
+    cache: BusyCache[Any],
 ) -> tuple[dict[str, list[AvailabilityRule]], dict[str, tuple[str, ...] | None]]:
     """The managed members' rules, and each member's busy calendars (a managed member
-    without calendar_ids of its own reads its rules' calendars when they all name some)."""
+    without calendar_ids of its own reads its rules' calendars when they all name some).
+
+    Rules are kept in ``cache`` by (account, version): every rule change moves the
+    account's version, so an entry is never stale, and a new question over the same
+    members reads no rules."""
     managed = {
         member.sub
         for group in parsed.query.participants
@@ -134,11 +147,21 @@ def _rules(
     calendars = dict(parsed.calendar_ids)
     if not managed:
         return {}, calendars
-    stored = uow.availability.rules_of([accounts[sub].pk for sub in managed])
+    found: dict[str, tuple[tuple[AvailabilityRuleRecord, ...], list[AvailabilityRule]]] = {}
+    for sub in managed:
+        kept = cache.get(("rules", accounts[sub].pk, accounts[sub].last_change_seq))
+        if kept is not None:
+            found[sub] = kept
+    missing = [sub for sub in managed if sub not in found]
+    if missing:
+        stored = uow.availability.rules_of([accounts[sub].pk for sub in missing])
+        for sub in missing:
+            records = tuple(stored[accounts[sub].pk])
+            found[sub] = (records, [core_rule(r) for r in records])
+            cache.put(("rules", accounts[sub].pk, accounts[sub].last_change_seq), found[sub])
     rules: dict[str, list[AvailabilityRule]] = {}
     for sub in managed:
-        records = stored[accounts[sub].pk]
-        rules[sub] = [core_rule(r) for r in records]
+        records, rules[sub] = found[sub]
         if calendars[sub] is None and records and all(r.calendar_ids for r in records):
             calendars[sub] = tuple(dict.fromkeys(c for r in records for c in r.calendar_ids or ()))
     return rules, calendars
@@ -176,9 +199,10 @@ def answer(services: ApiServices, parsed: ParsedQuery, body_key: bytes) -> bytes
         if cached is not None:
             return cached
         _check_calendars(uow, parsed, accounts)
-        rules, calendars = _rules(uow, parsed, accounts)
+        rules, calendars = _rules(uow, parsed, accounts, services.rules_cache)
         window = _window(parsed)
         busy: dict[str, list[Interval]] = {}
+        busy_keys: dict[str, Hashable] = {}
         for sub in parsed.subs:
             account = accounts[sub]
             ids = calendars[sub]
@@ -189,10 +213,35 @@ def answer(services: ApiServices, parsed: ParsedQuery, body_key: bytes) -> bytes
                 found = busy_intervals(rows, window, account.email, services.series_cache)
                 services.busy_cache.put(busy_key, found)
             busy[sub] = found
-    results = find_availability(parsed.query, busy, rules)
+            busy_keys[sub] = busy_key
+    results = find_availability(
+        parsed.query, busy, rules, _free_time_memo(services.free_cache, parsed, busy_keys)
+    )
     body = render(results, parsed.answer_key)
     services.read_cache.put(cache_key, body)
     return body
+
+
+def _free_time_memo(
+    cache: BusyCache[list[Interval]], parsed: ParsedQuery, busy_keys: Mapping[str, Hashable]
+) -> FreeTimeMemo:
+    """Each member's free time kept by what it depends on: the member as listed
+    (``available_periods``, managed, rule ids), its busy key (account version, which
+    every event, calendar and rule change moves; calendars; window), the query periods
+    and the buffer. A question that differs only in duration, format or max_results
+    reuses it; any change to those inputs is a new key, so an entry is never stale."""
+    query = parsed.query
+    shape = (query.query_periods, query.buffer)
+
+    def memo(member: Member, compute: Callable[[], list[Interval]]) -> list[Interval]:
+        key = (member, busy_keys[member.sub], shape)
+        found = cache.get(key)
+        if found is None:
+            found = compute()
+            cache.put(key, found)
+        return found
+
+    return memo
 
 
 def authorize(asker: Asker, parsed: ParsedQuery) -> None:

@@ -138,10 +138,14 @@ def busy_intervals(
                 series_cache.put(key, occurrences)
         found.extend(occurrences)
     window_start, window_end = window
+    # Sorted here (a C-level tuple sort), so `normalise` takes its one-pass merge.
+    found.sort()
     return normalise(
-        (start, end)
-        for start, end in found
-        if end > window_start and start < window_end and start < end
+        [
+            (start, end)
+            for start, end in found
+            if end > window_start and start < window_end and start < end
+        ]
     )
 
 

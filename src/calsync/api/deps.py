@@ -52,6 +52,8 @@ def utc_now() -> datetime:
 #: Members kept by the availability query's busy cache (each ~1,400 intervals in
 #: the benchmark's shape, ~0.3 MB): on with the read cache, off without it.
 BUSY_CACHE_ENTRIES = 64
+#: Members' free time kept per query shape (a few hundred intervals each at most).
+FREE_CACHE_ENTRIES = 256
 #: Series kept with their busy occurrences (a few hundred bytes each).
 SERIES_CACHE_ENTRIES = 20_000
 
@@ -126,6 +128,10 @@ class ApiServices:
     #: Availability request bodies already validated, by their bytes (a polling app
     #: sends the same body again and again); the parse is pure, so never stale.
     parsed_cache: BusyCache[Any] = field(default_factory=lambda: BusyCache(0))
+    #: Availability rules per (account, version): a rule change moves the version.
+    rules_cache: BusyCache[Any] = field(default_factory=lambda: BusyCache(0))
+    #: Members' free time per query shape (see `availability._free_time_memo`).
+    free_cache: BusyCache[list[Interval]] = field(default_factory=lambda: BusyCache(0))
 
     def render_slot(self) -> AbstractContextManager[object]:
         return self.render_slots if self.render_slots is not None else nullcontext()
@@ -155,6 +161,8 @@ class ApiServices:
             busy_cache=BusyCache(BUSY_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
             series_cache=BusyCache(SERIES_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
             parsed_cache=BusyCache(256 if settings.api.read_cache_mb > 0 else 0),
+            rules_cache=BusyCache(BUSY_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
+            free_cache=BusyCache(FREE_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
         )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from calsync.availability.intervals import (
     Interval,
@@ -41,11 +42,17 @@ from calsync.availability.rules import AvailabilityRule, expand_rules, select_ru
 #: A satisfied segment: start, end and the mask of the members free over it.
 _Run = tuple[datetime, datetime, int]
 
+#: ``memo(member, compute)``: the member's free time, ``compute()`` or a copy the caller
+#: kept from an earlier call for the same member, busy time, rules, query periods and
+#: buffer (the only inputs of free time; not the duration, format or max_results).
+FreeTimeMemo = Callable[[Member, Callable[[], list[Interval]]], list[Interval]]
+
 
 def find_availability(
     query: AvailabilityQuery,
     busy_by_member: Mapping[str, Sequence[Interval]],
     rules_by_member: Mapping[str, Sequence[AvailabilityRule]] | None = None,
+    memo: FreeTimeMemo | None = None,
 ) -> list[AvailableResult]:
     """The available periods or slots of ``query``, chronologically (by start, then end),
     at most ``query.max_results`` of them.
@@ -54,14 +61,20 @@ def find_availability(
     overlapping; a sub missing from it is never busy). ``rules_by_member`` maps a sub
     to its availability rules, used for members with ``managed_availability`` (a
     managed member without rules is never available). ValueError for a naive busy
-    time or a busy interval ending before it starts."""
+    time or a busy interval ending before it starts.
+
+    ``memo`` lets a caller keep each member's free time between queries (step 1, most
+    of the work): the API keys it by everything it depends on, so a new question over
+    the same members, periods and buffer (another duration or format) skips it."""
     members, groups = _distinct_members(query)
     horizon = normalise(query.query_periods)
     rules = rules_by_member or {}
-    free = [
-        _free_time(member, horizon, busy_by_member.get(member.sub, ()), rules, query.buffer)
-        for member in members
-    ]
+    free = []
+    for member in members:
+        compute = partial(
+            _free_time, member, horizon, busy_by_member.get(member.sub, ()), rules, query.buffer
+        )
+        free.append(compute() if memo is None else memo(member, compute))
     satisfied = _satisfied_test(groups)
     participants = _participants_of(members)
 

@@ -52,10 +52,13 @@ def normalise(intervals: Iterable[Interval]) -> list[Interval]:
     return merged
 
 
-def _merge_sorted(intervals: Sequence[Interval]) -> list[Interval] | None:
-    """`normalise` of intervals sorted by start; None if one starts before the block
-    being merged (later ones may start before an earlier one inside that block: the
-    union is the same).
+def _merge_sorted(
+    intervals: Sequence[Interval], earlier: timedelta | None = None, later: timedelta | None = None
+) -> list[Interval] | None:
+    """`normalise` of intervals sorted by start, each non-empty one widened to
+    ``[start - earlier, end + later)`` when margins are given; None if one starts before
+    the block being merged (later ones may start before an earlier one inside that
+    block: the union is the same).
 
     The checks share the merge's loop: for busy times this loop is the only one that
     sees every interval of a query, and a second pass would cost as much again."""
@@ -72,6 +75,8 @@ def _merge_sorted(intervals: Sequence[Interval]) -> list[Interval] | None:
                     f"interval ends at {end.isoformat()}, before its start {start.isoformat()}"
                 )
             continue
+        if earlier is not None and later is not None:
+            start, end = start - earlier, end + later
         if block_start is None or block_end is None:
             block_start, block_end = start, end
         elif start < block_start:
@@ -156,11 +161,17 @@ def widen(intervals: Iterable[Interval], earlier: timedelta, later: timedelta) -
     over union, so the intervals are merged first and fewer of them are shifted."""
     if earlier < timedelta(0) or later < timedelta(0):
         raise ValueError("margins must not be negative")
-    merged = normalise(intervals)
+    given = intervals if isinstance(intervals, list | tuple) else list(intervals)
     if not earlier and not later:
-        return merged
-    shifted = _merge_sorted([(start - earlier, end + later) for start, end in merged])
-    assert shifted is not None  # shifting every interval alike keeps them sorted
+        return normalise(given)
+    # Busy time usually comes normalised (sorted by start): then one pass widens and
+    # merges at once, the checks included (`_merge_sorted`), instead of merging, shifting
+    # and merging again. Shifting every interval alike keeps them sorted by start.
+    widened = _merge_sorted(given, earlier, later)
+    if widened is not None:
+        return widened
+    shifted = _merge_sorted([(start - earlier, end + later) for start, end in normalise(given)])
+    assert shifted is not None
     return shifted
 
 

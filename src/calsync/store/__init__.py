@@ -43,6 +43,8 @@ looking rows up also makes concurrent upserts of one ``event_id`` safe: the
 second writer sees the first one's row instead of violating a unique key.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from calsync.store.due_signals import DueListener, DueSignal
 from calsync.store.records import (
     AccountRecord,
@@ -59,10 +61,31 @@ from calsync.store.records import (
     WriteOutcome,
 )
 from calsync.store.repos.calendars import UNSET
-from calsync.store.repos.event_bulk import BulkEvent
 from calsync.store.repos.event_reads import EventQuery
-from calsync.store.repos.sync_leases import LeaseGrant, LeaseRecord, ReplicaRecord
 from calsync.store.unit_of_work import Store, UnitOfWork
+
+if TYPE_CHECKING:
+    from calsync.store.repos.event_bulk import BulkEvent
+    from calsync.store.repos.sync_leases import LeaseGrant, LeaseRecord, ReplicaRecord
+
+#: Imported on first use (issue #11): the lease tables only PostgreSQL replicas
+#: use, the bulk loader only benchmarks.
+_LAZY = {
+    "BulkEvent": "calsync.store.repos.event_bulk",
+    "LeaseGrant": "calsync.store.repos.sync_leases",
+    "LeaseRecord": "calsync.store.repos.sync_leases",
+    "ReplicaRecord": "calsync.store.repos.sync_leases",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)
+
 
 __all__ = [
     "UNSET",

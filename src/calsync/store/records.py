@@ -183,6 +183,11 @@ class EventSyncState(NamedTuple):
     pending_op: str | None
     change_seq: int
     recurring_event_uid: str | None
+    start_at: datetime
+    end_at: datetime
+    all_day: bool
+    tzid: str
+    recurrence: list[str]
 
 
 class PushAttemptRecord(NamedTuple):

@@ -18,17 +18,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from calsync.errors import StoreError
-from calsync.store import (
-    availability_models,  # noqa: F401  (registers its table)
-    channels_models,  # noqa: F401  (registers its tables on Base)
-    chronary_models,  # noqa: F401  (registers its tables on Base)
-    provider_channels_models,  # noqa: F401  (registers its table)
-    push_models,  # noqa: F401  (registers its table)
-)
-from calsync.store.models import Base
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import MetaData
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSIONS_DIR = MIGRATIONS_DIR / "versions"
@@ -42,6 +35,33 @@ _VERSION_TABLE = "alembic_version"
 _REVISION = re.compile(r"^revision\s*(?::[^=\n]*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 _DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=\n]*)?=\s*(.*)$", re.MULTILINE)
 _QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
+
+
+#: Every module that maps tables. Each is imported by the repositories that use it,
+#: so a command imports only the mapped classes it queries (mapping one costs about
+#: a millisecond per column: issue #11); migrations and schema checks want them all.
+MODEL_MODULES = (
+    "calsync.store.models",
+    "calsync.store.availability_models",
+    "calsync.store.channels_models",
+    "calsync.store.chronary_models",
+    "calsync.store.connect_models",
+    "calsync.store.lease_models",
+    "calsync.store.provider_channels_models",
+    "calsync.store.push_models",
+    "calsync.store.rate_models",
+)
+
+
+def metadata() -> MetaData:
+    """The metadata of every calsync table (imports all the model modules)."""
+    from importlib import import_module
+
+    for name in MODEL_MODULES:
+        import_module(name)
+    from calsync.store.models import Base
+
+    return Base.metadata
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -125,4 +145,4 @@ def schema_diff(connection: Connection) -> list[Any]:
     from alembic.migration import MigrationContext
 
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, metadata()))

@@ -13,7 +13,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -25,50 +27,134 @@ from calsync.store.due_signals import DueListener
 from calsync.store.engine import WRITER_OPTION, Backend, create_store_engine, parse_url
 from calsync.store.journal import Journal
 from calsync.store.records import AccountRecord
-from calsync.store.repos import event_bulk, rate_counts, retention, tokens
 from calsync.store.repos.accounts import AccountRepo, ProfileRepo
-from calsync.store.repos.availability_rules import AvailabilityRepo
 from calsync.store.repos.calendars import CalendarRepo
-from calsync.store.repos.channels import ChannelRepo
-from calsync.store.repos.chronary import AgentRepo, ApiKeyRepo, EventExtrasRepo, IdempotencyRepo
-from calsync.store.repos.connect import AuthCodeRepo, AuthRequestRepo, ConnectionRepo
-from calsync.store.repos.event_reads import EventReadRepo
 from calsync.store.repos.events import EventRepo
 from calsync.store.repos.journal_repos import ChangeLogRepo, OutboxRepo, SyncCursorRepo
-from calsync.store.repos.provider_channels import ProviderChannelRepo
-from calsync.store.repos.push_journal import PushJournalRepo
-from calsync.store.repos.sync_leases import SyncLeaseRepo
-from calsync.store.repos.tokens import TokenRepo
+
+if TYPE_CHECKING:
+    from calsync.store.repos import event_bulk, retention
+    from calsync.store.repos.availability_rules import AvailabilityRepo
+    from calsync.store.repos.channels import ChannelRepo
+    from calsync.store.repos.chronary import (
+        AgentRepo,
+        ApiKeyRepo,
+        EventExtrasRepo,
+        IdempotencyRepo,
+    )
+    from calsync.store.repos.connect import AuthCodeRepo, AuthRequestRepo, ConnectionRepo
+    from calsync.store.repos.event_reads import EventReadRepo
+    from calsync.store.repos.provider_channels import ProviderChannelRepo
+    from calsync.store.repos.push_journal import PushJournalRepo
+    from calsync.store.repos.sync_leases import SyncLeaseRepo
+    from calsync.store.repos.tokens import TokenRepo
 
 log = logging.getLogger(__name__)
 
 
 class UnitOfWork:
-    """The repositories of one transaction, all bound to one session."""
+    """The repositories of one transaction, all bound to one session.
+
+    The repositories a sync pass uses are built with it; the others (API tokens,
+    channels, connect, Chronary, availability, leases...) on first use, so that a
+    command imports only the mapped classes it queries: mapping them is most of
+    a short command's start-up after SQLAlchemy itself (issue #11).
+    """
 
     def __init__(self, session: Session, *, writable: bool) -> None:
+        self._session = session
         self._journal = Journal(session, writable=writable)
         self.accounts = AccountRepo(session, self._journal)
         self.profiles = ProfileRepo(session, self._journal)
         self.calendars = CalendarRepo(session, self._journal)
         self.events = EventRepo(session, self._journal)
-        self.event_reads = EventReadRepo(session)
-        self.tokens = TokenRepo(session, self._journal)
         self.changes = ChangeLogRepo(session)
         self.outbox = OutboxRepo(session, self._journal)
         self.cursors = SyncCursorRepo(session, self._journal)
-        self.channels = ChannelRepo(session, self._journal)
-        self.provider_channels = ProviderChannelRepo(session, self._journal)
-        self.push_journal = PushJournalRepo(session, self._journal)
-        self.sync_leases = SyncLeaseRepo(session, self._journal)
-        self.api_keys = ApiKeyRepo(session, self._journal)
-        self.idempotency = IdempotencyRepo(session, self._journal)
-        self.agents = AgentRepo(session, self._journal)
-        self.event_extras = EventExtrasRepo(session, self._journal)
-        self.connections = ConnectionRepo(session, self._journal)
-        self.auth_requests = AuthRequestRepo(session, self._journal)
-        self.auth_codes = AuthCodeRepo(session, self._journal)
-        self.availability = AvailabilityRepo(session, self._journal)
+
+    @cached_property
+    def event_reads(self) -> EventReadRepo:
+        from calsync.store.repos.event_reads import EventReadRepo
+
+        return EventReadRepo(self._session)
+
+    @cached_property
+    def tokens(self) -> TokenRepo:
+        from calsync.store.repos.tokens import TokenRepo
+
+        return TokenRepo(self._session, self._journal)
+
+    @cached_property
+    def channels(self) -> ChannelRepo:
+        from calsync.store.repos.channels import ChannelRepo
+
+        return ChannelRepo(self._session, self._journal)
+
+    @cached_property
+    def provider_channels(self) -> ProviderChannelRepo:
+        from calsync.store.repos.provider_channels import ProviderChannelRepo
+
+        return ProviderChannelRepo(self._session, self._journal)
+
+    @cached_property
+    def push_journal(self) -> PushJournalRepo:
+        from calsync.store.repos.push_journal import PushJournalRepo
+
+        return PushJournalRepo(self._session, self._journal)
+
+    @cached_property
+    def sync_leases(self) -> SyncLeaseRepo:
+        from calsync.store.repos.sync_leases import SyncLeaseRepo
+
+        return SyncLeaseRepo(self._session, self._journal)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepo:
+        from calsync.store.repos.chronary import ApiKeyRepo
+
+        return ApiKeyRepo(self._session, self._journal)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepo:
+        from calsync.store.repos.chronary import IdempotencyRepo
+
+        return IdempotencyRepo(self._session, self._journal)
+
+    @cached_property
+    def agents(self) -> AgentRepo:
+        from calsync.store.repos.chronary import AgentRepo
+
+        return AgentRepo(self._session, self._journal)
+
+    @cached_property
+    def event_extras(self) -> EventExtrasRepo:
+        from calsync.store.repos.chronary import EventExtrasRepo
+
+        return EventExtrasRepo(self._session, self._journal)
+
+    @cached_property
+    def connections(self) -> ConnectionRepo:
+        from calsync.store.repos.connect import ConnectionRepo
+
+        return ConnectionRepo(self._session, self._journal)
+
+    @cached_property
+    def auth_requests(self) -> AuthRequestRepo:
+        from calsync.store.repos.connect import AuthRequestRepo
+
+        return AuthRequestRepo(self._session, self._journal)
+
+    @cached_property
+    def auth_codes(self) -> AuthCodeRepo:
+        from calsync.store.repos.connect import AuthCodeRepo
+
+        return AuthCodeRepo(self._session, self._journal)
+
+    @cached_property
+    def availability(self) -> AvailabilityRepo:
+        from calsync.store.repos.availability_rules import AvailabilityRepo
+
+        return AvailabilityRepo(self._session, self._journal)
 
     def _before_commit(self) -> None:
         self._journal.finish()
@@ -159,6 +245,8 @@ class Store:
     def resolve_access_token(self, plaintext: str) -> tuple[datetime | None, AccountRecord] | None:
         """``(expires_at, account)`` of a live access token, else None: the API's
         per-request auth, one query outside any unit of work (see `tokens.resolve_access`)."""
+        from calsync.store.repos import tokens
+
         with _store_errors():
             connection = self._get_engine().connect()
             if self._backend == "postgresql":
@@ -173,6 +261,8 @@ class Store:
         """PostgreSQL: count an API request of ``key`` in the shared rate-limit
         windows (``(seconds, limit)``); None when allowed, else seconds to wait
         (see `rate_counts`). One short transaction."""
+        from calsync.store.repos import rate_counts
+
         with _store_errors(), self._get_engine().begin() as connection:
             return rate_counts.hit(connection, key, windows, now)
 
@@ -184,6 +274,8 @@ class Store:
         return DueListener(self._get_engine())
 
     def prune_rate_counts(self, now: float, longest: int) -> int:
+        from calsync.store.repos import rate_counts
+
         with _store_errors():
             connection = self._get_engine().connect()
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -193,6 +285,8 @@ class Store:
     def prune_history(self, before: datetime, *, batch: int = 5000) -> retention.PruneCounts:
         """Delete finished history created before ``before`` (see `calsync.store.repos.retention`),
         ``batch`` rows per write transaction."""
+        from calsync.store.repos import retention
+
         counts: dict[str, int] = {}
         for table in retention.TABLES:
             counts[table] = 0
@@ -207,6 +301,8 @@ class Store:
     def bulk_load_events(self, events: Iterable[event_bulk.BulkEvent], *, chunk: int = 5000) -> int:
         """Benchmarks only: insert events in bulk, bypassing the change log and
         outbox, then refresh planner statistics. See `calsync.store.repos.event_bulk`."""
+        from calsync.store.repos import event_bulk
+
         with _store_errors():
             with self._writer().begin() as connection:
                 loaded = event_bulk.load(connection, events, chunk)

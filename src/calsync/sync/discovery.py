@@ -34,7 +34,7 @@ def record_calendars(
     back is undeleted with its history.
     """
     with store.write() as uow:
-        uow.sync_leases.serialize_discovery(profile.pk)
+        uow.profiles.serialize_discovery(profile.pk)
         if profile.last_error is not None:  # the provider answered: no account error now
             uow.profiles.set_status(profile.pk, last_error=None)
         for remote in remotes:

@@ -7,14 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from calsync.store import (
-    availability_models,  # noqa: F401  (registers its table)
-    channels_models,  # noqa: F401  (registers its tables on Base)
-    connect_models,  # noqa: F401  (registers its tables)
-    provider_channels_models,  # noqa: F401  (registers its table)
-    push_models,  # noqa: F401  (registers its table)
-)
-from calsync.store.models import Base
+from calsync.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -22,7 +15,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata(),
     # SQLite cannot ALTER most things: let ops rebuild tables in batch mode.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from calsync.errors import NotFound
 from calsync.ids import new_id
-from calsync.store.channels_models import Channel
 from calsync.store.journal import Journal
 from calsync.store.models import AccessToken, Account, Calendar, Event, Profile
 from calsync.store.records import AccountRecord, CalendarRecord, ProfileRecord
@@ -170,6 +169,8 @@ class AccountRepo:
     def contents(self, account_pk: int) -> dict[str, int]:
         """What removing the account takes with it: calendars, live events, API
         tokens (access and refresh) and notification channels."""
+        from calsync.store.channels_models import Channel  # mapped only when needed (#11)
+
         counts: dict[str, int] = {}
         queries = {
             "calendars": select(func.count()).where(Calendar.account_id == account_pk),
@@ -207,6 +208,14 @@ class ProfileRepo:
         if row is None:
             raise NotFound(f"no profile {profile_id}")
         return profile_record(row)
+
+    def serialize_discovery(self, profile_pk: int) -> None:
+        """Lock the profile's row until commit: replicas discovering one account at
+        once take turns instead of both inserting its new calendars."""
+        self._journal.require_writable()
+        self._session.execute(
+            select(Profile.id).where(Profile.id == profile_pk).with_for_update()
+        ).all()
 
     def get_by_pk(self, profile_pk: int) -> ProfileRecord:
         row = self._session.get(Profile, profile_pk)

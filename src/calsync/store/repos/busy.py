@@ -164,10 +164,14 @@ def accounts_by_sub(session: Session, subs: Sequence[str]) -> dict[str, AccountR
     """The accounts of ``subs`` that exist (one query), by sub."""
     if not subs:
         return {}
-    # Core rows, not ORM entities: this runs on every availability request.
-    table = Account.__table__
-    found = session.connection().execute(select(table).where(table.c.sub.in_(list(subs))))
+    # Core rows, not ORM entities, and a statement built once: this runs on every
+    # availability request, cached answers included.
+    found = session.connection().execute(_ACCOUNTS, {"subs": list(subs)})
     return {row.sub: account_record(row) for row in found}
+
+
+_A = Account.__table__
+_ACCOUNTS = select(_A).where(_A.c.sub.in_(bindparam("subs", expanding=True)))
 
 
 def known_calendar_ids(session: Session, account_pk: int, calendar_ids: Sequence[str]) -> set[str]:

@@ -32,7 +32,7 @@ from calsync.errors import LeaseLost
 from calsync.store.due_signals import notify_due
 from calsync.store.journal import Journal
 from calsync.store.lease_models import Replica, SyncLease
-from calsync.store.models import Account, Calendar, Profile
+from calsync.store.models import Account, Calendar
 from calsync.store.sql import chunks, insert_ignore, upsert, utcnow
 
 
@@ -266,14 +266,6 @@ class SyncLeaseRepo:
         if holder is not None:
             stmt = stmt.where(SyncLease.holder == holder)
         return [_lease(r) for r in self._session.execute(stmt).scalars()]
-
-    def serialize_discovery(self, profile_pk: int) -> None:
-        """Lock the profile's row until commit: replicas discovering one account at
-        once take turns instead of both inserting its new calendars."""
-        self._journal.require_writable()
-        self._session.execute(
-            select(Profile.id).where(Profile.id == profile_pk).with_for_update()
-        ).all()
 
     def mark_due(self, calendar_pks: Iterable[int]) -> None:
         """Ask the calendars' holders to sync them now: on PostgreSQL a notification
