@@ -67,6 +67,9 @@ class RoutesMixin:
             self, method: str, rest: list[str], body: dict[str, Any]
         ) -> Reply: ...
         def _me(self) -> dict[str, Any]: ...
+        def _batch(
+            self, method: str, query: dict[str, str], headers: Any, body: bytes
+        ) -> Reply: ...
         def _calendars_list(self, path: str, query: dict[str, str]) -> Reply: ...
         def _calendar_body(self, cal: FakeCalendar) -> dict[str, Any]: ...
         def _calendar_view(
@@ -193,6 +196,8 @@ class RoutesMixin:
             return identity
         if not path.startswith(GRAPH_PREFIX + "/"):
             raise GraphError(404, "NotFound", f"fake: nothing is served at {path}")
+        if [s.lower() for s in segments[1:]] == ["$batch"]:
+            return self._batch(method, query, headers, body)
         return self._graph(method, path, segments[1:], query, headers, body)
 
     @staticmethod

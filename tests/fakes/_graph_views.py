@@ -6,7 +6,11 @@
   ``GET /me/calendars/{id}``;
 - ``GET .../events``: single events and series masters, no occurrences
   (https://learn.microsoft.com/en-us/graph/api/user-list-events: "The list contains single
-  instance meetings and series masters");
+  instance meetings and series masters"), with ``$filter=type eq '<eventType>'``
+  (the event's ``type`` property: singleInstance, occurrence, exception, seriesMaster,
+  https://learn.microsoft.com/en-us/graph/api/resources/event; the method "supports the
+  OData query parameters"). Strict: an unknown eventType is a 400; any other filter is
+  refused as not served by the fake;
 - ``GET .../calendarView?startDateTime&endDateTime``: singles, occurrences, exceptions;
 - ``GET .../events/{id}`` (a series master, an occurrence or an exception by its id);
 - ``GET .../events/{id}/instances?startDateTime&endDateTime``: "If the event is a
@@ -18,6 +22,7 @@ Lists page by ``$top`` (default 10) and ``$skip``, as Outlook's nextLinks do.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -37,6 +42,26 @@ from tests.fakes._graph_wire import (
     json_reply,
     parse_query_instant,
 )
+
+EVENT_TYPES = ("singleInstance", "occurrence", "exception", "seriesMaster")
+_TYPE_FILTER_RE = re.compile(r"^\s*type\s+eq\s+'([^']*)'\s*$")
+
+
+def type_filter(value: str | None) -> str | None:
+    """The eventType of ``$filter=type eq '...'``; None without a filter."""
+    if value is None:
+        return None
+    match = _TYPE_FILTER_RE.match(value)
+    if match is None:
+        raise bad_request(
+            f"fake: $filter={value} is not served; only type eq '<eventType>' is.", "BadRequest"
+        )
+    if match.group(1) not in EVENT_TYPES:
+        raise bad_request(
+            f"Invalid filter clause: the value '{match.group(1)}' is not a valid eventType.",
+            "BadRequest",
+        )
+    return match.group(1)
 
 
 def allow(query: dict[str, str], allowed: set[str]) -> None:
@@ -148,8 +173,12 @@ class ViewsMixin:
     def _events_list(
         self, cal: FakeCalendar, path: str, query: dict[str, str], options: RenderOptions
     ) -> Reply:
-        allow(query, {"$top", "$skip", "$select", "$expand"})
-        items = sorted(cal.items.values(), key=lambda i: (i.created, i.id))
+        allow(query, {"$top", "$skip", "$select", "$expand", "$filter"})
+        wanted = type_filter(query.get("$filter"))
+        items = sorted(
+            (i for i in cal.items.values() if wanted is None or i.type == wanted),
+            key=lambda i: (i.created, i.id),
+        )
         values = [self._render_item(i, options) for i in items]
         return self._paged(path, query, values, f"users('{self.user_id}')/events")
 

@@ -10,8 +10,9 @@ One server on 127.0.0.1 with a throw-away CA (`ca_file`) serves:
   ``/me/calendar``, events of a calendar, ``calendarView``, ``calendarView/delta``
   (`_graph_delta`), event create/get/update/delete with ``transactionId``, ``If-Match``
   and extended properties (`_graph_events`, `_graph_render`), ``instances``, the six
-  recurrence patterns and three ranges (`_graph_recurrence`), and ``/subscriptions`` with
-  the validation handshake, notifications and lifecycle events (`_graph_subscriptions`).
+  recurrence patterns and three ranges (`_graph_recurrence`), ``/subscriptions`` with
+  the validation handshake, notifications and lifecycle events (`_graph_subscriptions`),
+  and JSON batching, ``POST /$batch`` (`_graph_batch`).
 
 Every behaviour cites the Microsoft page it follows in the module that implements it;
 where the pages are silent or ambiguous the fake takes the stricter reading and says
@@ -28,8 +29,9 @@ edits the mailbox as another client would (`add_calendar`, `put_event`,
 counts them; `deliveries` records every notification POST.
 
 Deliberate deviations: only ``/me`` (not ``/users/{id}``) is served; notification URLs
-may be plain ``http`` on loopback; ``$filter``/``$orderby``/``$search`` are refused as
-not implemented.
+may be plain ``http`` on loopback; ``$orderby``/``$search`` are refused as not
+implemented, and ``$filter`` is served only as ``type eq '<eventType>'`` on a list of
+events (`_graph_views`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from tests.fakes._graph_batch import BatchMixin
 from tests.fakes._graph_delta import DeltaMixin
 from tests.fakes._graph_events import EventWritesMixin
 from tests.fakes._graph_identity import IdentityMixin
@@ -74,7 +77,13 @@ _DEFAULT_FAULTS = {
 
 
 class MicrosoftGraphFake(
-    IdentityMixin, EventWritesMixin, DeltaMixin, SubscriptionsMixin, ViewsMixin, RoutesMixin
+    IdentityMixin,
+    EventWritesMixin,
+    DeltaMixin,
+    SubscriptionsMixin,
+    ViewsMixin,
+    BatchMixin,
+    RoutesMixin,
 ):
     def __init__(
         self,
@@ -119,6 +128,8 @@ class MicrosoftGraphFake(
         self.lock = threading.RLock()
         self.calendars: dict[str, FakeCalendar] = {}
         self.requests: list[RequestRecord] = []
+        #: The individual requests of every ``$batch`` (`_graph_batch`).
+        self.batched: list[RequestRecord] = []
         self._seq = itertools.count(1)
         self._last_seq = 0
         self._generation = 157

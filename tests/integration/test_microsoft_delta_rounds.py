@@ -123,3 +123,34 @@ def test_a_restarted_daemon_places_a_removed_occurrence_without_a_full_reconcile
         iso(w) for n, w in enumerate(WEEK) if n != 2
     ]
     assert [e["summary"] for e in e2e.read() if e["summary"] != "Weekly"] == ["Single"]
+
+
+@pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
+def test_a_reconcile_keeps_events_that_merely_left_the_window(
+    microsoft_e2e: MicrosoftE2E, code: str
+) -> None:
+    e2e, fake = microsoft_e2e
+    calendar = fake.default_calendar_id
+    # [sync] window_past_days is 42: these are inside the window now, outside in 4 days.
+    past = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=40)
+    fake.put_event(calendar, event_body("Leaving", past))
+    daily = {
+        "pattern": {"type": "daily", "interval": 1},
+        "range": {"type": "numbered", "startDate": (past - timedelta(days=1)).date().isoformat(),
+                  "numberOfOccurrences": 2},
+    }  # fmt: skip
+    fake.put_event(calendar, event_body("Old series", past - timedelta(days=1), recurrence=daily))
+    for n in range(6):
+        fake.put_event(calendar, event_body(f"Staying {n}", SOON + timedelta(days=n)))
+    doomed = fake.put_event(calendar, event_body("Doomed", SOON + timedelta(hours=3)))
+    e2e.sync_ok()
+    e2e.clock.advance_to(e2e.clock() + timedelta(days=4))
+    assert not e2e.sync_ok().calendars[0].full_listing, "the window slid: a new round"
+    fake.delete_event(doomed)
+    fake.expire_delta_tokens(code)
+    report = e2e.sync_ok()
+    assert report.calendars[0].full_listing, "the 410 forced a full reconcile"
+    assert report.calendars[0].tombstoned == 1
+    live = sorted(e.content.summary for e in e2e.stored())
+    assert live == ["Leaving", "Old series", *(f"Staying {n}" for n in range(6))]
+    assert [e.content.summary for e in e2e.stored(include_deleted=True) if e.deleted] == ["Doomed"]

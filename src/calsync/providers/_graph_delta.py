@@ -9,10 +9,10 @@ pull starts a new round for the new window and reports what it lists as changes
 the deletions it still owes.
 
 calendarView lists instances, never series masters: single events, occurrences
-and exceptions. A series becomes the store's master (fetched once per pull with
-``GET /me/events/{seriesMasterId}``, cached per process by etag, which its
-occurrences share) plus its exceptions as overrides; occurrences themselves are
-not stored. Which master an instance id belongs to is kept in the cursor (and
+and exceptions. A series becomes the store's master (fetched once per pull, in
+bulk by `_graph_masters`, cached per process by etag, which its occurrences
+share) plus its exceptions as overrides; occurrences themselves are not stored.
+Which master an instance id belongs to is kept in the cursor (and
 `CalendarMemory` while a pull runs), because a removed occurrence comes as a bare id:
 
 - ``@removed`` of a known occurrence or exception: its master is fetched; gone
@@ -41,20 +41,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from calsync.errors import CursorExpired, ProviderError
 from calsync.model import RemoteEvent
 from calsync.providers._graph_convert import (
-    MARKER_PROPERTY,
     cancelled_override,
     parse_offset_time,
     to_remote_event,
 )
 from calsync.providers._graph_cursor import Membership, dump_cursor, instance_key, load_cursor
 from calsync.providers._graph_http import GraphApiError, GraphClient
+from calsync.providers._graph_masters import MASTER_QUERY, etag_of, fetch_masters, list_masters
 from calsync.providers._graph_recurrence import starts_between
 from calsync.providers.base import PullPage, SyncWindow
 
-#: Masters fetched at once; Graph's MailboxConcurrency limit is 4.
-CONCURRENT_REQUESTS = 4
 RESET_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
-MASTER_QUERY = {"$expand": f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY}')"}
 
 
 @dataclass
@@ -113,6 +110,11 @@ class DeltaPull:
         #: Masters whose occurrences this pull listed: a changed (or new) series, all of
         #: whose occurrences in the window come in the same round.
         self._occurrence_masters: set[str] = set()
+        #: Full rounds list the calendar's masters in bulk (`_graph_masters`), once a pull.
+        self._list_masters = False
+        self._listed_masters: dict[str, dict[str, Any]] | None = None
+        #: Masters found deleted in this pull (not asked for again).
+        self._gone: set[str] = set()
 
     # -- requests ---------------------------------------------------------------------
 
@@ -129,13 +131,17 @@ class DeltaPull:
         return self._get(self.path, params)
 
     def _rounds(self, first: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The round's pages, each next one requested while the caller works on this one
+        (converting it, storing it): the wait for Graph overlaps the store's writes."""
         page = first
-        while True:
-            yield page
-            link = page.get("@odata.nextLink")
-            if not link:
-                return
-            page = self._get(str(link))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-delta") as ahead:
+            while True:
+                link = page.get("@odata.nextLink")
+                following = ahead.submit(self._get, str(link)) if link else None
+                yield page
+                if following is None:
+                    return
+                page = following.result()
 
     def _event(self, event_id: str, query: dict[str, str] | None = None) -> dict[str, Any] | None:
         try:
@@ -148,6 +154,7 @@ class DeltaPull:
     # -- full rounds ------------------------------------------------------------------------
 
     def full(self, window: SyncWindow) -> Iterator[PullPage]:
+        self._list_masters = True
         bounds = round_window(window)
         first = self._start(bounds)  # fetched now: failures raise before any page
         return self._full_pages(first, bounds)
@@ -171,6 +178,8 @@ class DeltaPull:
                 final=True,
                 cursor=dump_cursor(str(link), bounds, self.memory.instances),
                 full_listing=True,
+                # calendarView lists what overlaps the round's window, nothing else.
+                window=SyncWindow(*bounds),
             )
 
     # -- incremental rounds --------------------------------------------------------------------
@@ -261,19 +270,40 @@ class DeltaPull:
         return events
 
     def _prefetch_masters(self, etags: dict[str, str | None]) -> None:
-        """Fetch the batch's unknown or changed masters a few at a time (Graph allows four
-        concurrent requests per mailbox and app:
-        https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+        """Fetch the batch's unknown or changed masters in bulk (`_graph_masters`): from
+        the calendar's listing of masters in a full round, else 20 to a ``$batch``."""
         wanted: dict[str, str | None] = {}
         for master_id, etag in etags.items():
+            if master_id in self._gone:
+                continue
             cached = self.memory.masters.get(master_id)
             if cached is None or (etag is not None and cached[0] != etag):
                 wanted[master_id] = etag
-        if len(wanted) < 2:
+        if not wanted:
             return
-        with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
-            for _ in pool.map(lambda pair: self._master(*pair), wanted.items()):
-                pass
+        if self._list_masters and self._listed_masters is None:
+            self._listed_masters = list_masters(self.client, self.calendar_id) or {}
+        missing: list[str] = []
+        for master_id, etag in wanted.items():
+            raw = (self._listed_masters or {}).get(master_id)
+            if raw is not None and (etag is None or etag_of(raw) == etag):
+                self._keep_master(master_id, raw)
+            else:
+                missing.append(master_id)
+        if len(missing) < 2:
+            return  # one is fetched on its own by `_master`
+        for master_id, found in fetch_masters(self.client, missing).items():
+            if found is None:
+                self.memory.masters.pop(master_id, None)
+                self._gone.add(master_id)
+            else:
+                self._keep_master(master_id, found)
+
+    def _keep_master(self, master_id: str, raw: dict[str, Any]) -> RemoteEvent:
+        master = to_remote_event(raw)
+        self.memory.masters[master_id] = (master.etag, master)
+        self._refetched.add(master_id)
+        return master
 
     def _still_occurs(self, master_id: str, original: date | datetime) -> bool:
         """Whether the series (as now fetched) still has an occurrence at ``original``."""
@@ -357,17 +387,17 @@ class DeltaPull:
         return found
 
     def _master(self, master_id: str, etag: str | None) -> RemoteEvent | None:
+        if master_id in self._gone:
+            return None
         cached = self.memory.masters.get(master_id)
         if cached is not None and (etag is None or cached[0] == etag):
             return cached[1]
         found = self._event(master_id, MASTER_QUERY)
         if found is None:
             self.memory.masters.pop(master_id, None)
+            self._gone.add(master_id)
             return None
-        master = to_remote_event(found)
-        self.memory.masters[master_id] = (master.etag, master)
-        self._refetched.add(master_id)
-        return master
+        return self._keep_master(master_id, found)
 
     def _resolve(self, removed: list[str]) -> tuple[list[RemoteEvent], list[str]]:
         """Removed ids -> (events to list again, ids that are gone)."""

@@ -17,6 +17,14 @@ UTC instants), ``outlook.body-content-type="text"`` and ``odata.maxpagesize``
 - A 400 is never retried. Other 4xx are `GraphApiError` for the caller to decide
   (404, 410, 412). Graph's ``error.code`` and ``error.message`` are in every
   message, so they reach the log and ``calsync status``.
+- `batch_get`: many GETs through JSON batching (``POST /$batch``, at most 20 a
+  batch, https://learn.microsoft.com/en-us/graph/json-batching). The batch answers
+  200 whatever its requests did, in any order, each with its own status: requests
+  throttled on their own (429, 503, 504, "evaluated individually against the
+  applicable throttling limits") are sent again after the longest of their
+  ``Retry-After``s, under the same budget as a single request; the other answers go
+  back to the caller by id. Individual requests inherit only the authorization, so
+  each carries the ``Prefer`` header itself.
 """
 
 from __future__ import annotations
@@ -27,10 +35,11 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -41,6 +50,8 @@ from calsync.providers._graph_auth import GraphAuth
 log = logging.getLogger(__name__)
 
 THROTTLED = frozenset({429, 503, 504})
+#: "JSON batch requests are currently limited to 20 individual requests."
+MAX_BATCH = 20
 
 
 class GraphApiError(ProviderError):
@@ -50,6 +61,22 @@ class GraphApiError(ProviderError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnswer:
+    """One individual answer of a ``$batch``: its status and body (Graph's error fields)."""
+
+    status: int
+    body: dict[str, Any]
+    code: str = ""
+    message: str = ""
+
+
+def relative_url(path: str, params: Mapping[str, str] | None = None) -> str:
+    """A ``$batch`` request's url: relative to the version root, query encoded."""
+    quoted = "/".join(quote(part, safe="=") for part in path.split("/"))
+    return f"{quoted}?{urlencode(params, quote_via=quote)}" if params else quoted
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -107,6 +134,9 @@ class GraphClient:
             f'outlook.timezone="UTC", outlook.body-content-type="text", '
             f"odata.maxpagesize={page_size}"
         )
+        self.page_size = page_size
+        #: What every individual request of a batch carries (the batch's own are not passed on).
+        self._item_headers = {"Prefer": prefer, "Accept": "application/json"}
         self._client = httpx.Client(
             verify=verify,
             trust_env=not ca_file,
@@ -213,6 +243,75 @@ class GraphClient:
             if not link:
                 return
             page = self.json("GET", link, what)
+
+    def batch_get(self, urls: Mapping[str, str], what: str) -> dict[str, BatchAnswer]:
+        """GET every ``id -> url`` (see `relative_url`) through ``$batch``; answers by id.
+
+        Throttled requests are sent again (see the module docstring); when the budget
+        runs out that is `RateLimited` (429) or `TransientProviderError`, as for one
+        request. Every other status, 404 included, is the caller's to judge.
+        """
+        pending = dict(urls)
+        answers: dict[str, BatchAnswer] = {}
+        attempt = 0
+        while True:
+            throttled: dict[str, tuple[int, float | None, str]] = {}
+            ids = list(pending)
+            for first in range(0, len(ids), MAX_BATCH):
+                chunk = ids[first : first + MAX_BATCH]
+                for ident, (answer, wait) in self._one_batch(chunk, pending, what).items():
+                    if answer.status in THROTTLED:
+                        text = self._describe(
+                            what, pending[ident], answer.status, answer.code, answer.message
+                        )
+                        throttled[ident] = (answer.status, wait, text)
+                    else:
+                        answers[ident] = answer
+                        del pending[ident]
+            if not throttled:
+                return answers
+            waits = [w for _, w, _ in throttled.values() if w is not None]
+            wait = max(waits) if waits else None
+            _, _, text = next(iter(throttled.values()))
+            text = f"{text} ({len(throttled)} of a batch)"
+            if attempt >= self.retries or (wait is not None and wait > self.max_wait):
+                if any(s == 429 for s, _, _ in throttled.values()):
+                    raise RateLimited(text, retry_after=wait)
+                raise TransientProviderError(text)
+            self._pause(text, wait if wait is not None else self._backoff(attempt))
+            attempt += 1
+
+    def _one_batch(
+        self, chunk: list[str], urls: Mapping[str, str], what: str
+    ) -> dict[str, tuple[BatchAnswer, float | None]]:
+        requests = [
+            {"id": ident, "method": "GET", "url": urls[ident], "headers": self._item_headers}
+            for ident in chunk
+        ]
+        reply = self.json("POST", "/$batch", f"{what} (batch)", body={"requests": requests})
+        responses = reply.get("responses")
+        if not isinstance(responses, list):
+            raise ProviderError(f"{what}: Graph's batch answer has no 'responses'")
+        found: dict[str, tuple[BatchAnswer, float | None]] = {}
+        for response in responses:
+            ident = response.get("id") if isinstance(response, dict) else None
+            status = response.get("status") if isinstance(response, dict) else None
+            if ident not in urls or ident not in chunk or not isinstance(status, int):
+                raise ProviderError(f"{what}: Graph's batch answered a request it was not sent")
+            headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+            body = response.get("body")
+            body = body if isinstance(body, dict) else {}
+            error = body.get("error") if status >= 400 else None
+            code = str(error.get("code") or "") if isinstance(error, dict) else ""
+            message = str(error.get("message") or "") if isinstance(error, dict) else ""
+            answer = BatchAnswer(status=status, body=body, code=code, message=message)
+            found[ident] = (answer, parse_retry_after(headers.get("retry-after")))
+        missing = set(chunk) - set(found)
+        if missing:
+            raise ProviderError(
+                f"{what}: Graph's batch answer lacks {len(missing)} of its {len(chunk)} requests"
+            )
+        return found
 
     def close(self) -> None:
         self._client.close()
