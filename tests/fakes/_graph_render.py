@@ -173,7 +173,7 @@ def _shared(item: Item, options: RenderOptions, organizer: dict[str, Any]) -> di
         "importance": fields.get("importance", "normal"),
         "sensitivity": fields.get("sensitivity", "normal"),
         "isAllDay": bool(fields.get("isAllDay")),
-        "isCancelled": False,
+        "isCancelled": bool(fields.get("isCancelled")),
         "isOrganizer": True,
         "responseRequested": fields.get("responseRequested", True),
         "showAs": fields.get("showAs", "busy"),

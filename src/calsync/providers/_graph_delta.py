@@ -265,6 +265,11 @@ class DeltaPull:
                 self._listed_originals.setdefault(master_id, set()).add(key)
                 if kind == "occurrence":
                     self._occurrence_masters.add(master_id)
+                if item.get("isCancelled") is True:
+                    # An organizer cancelled it: an attendee's calendar keeps listing it
+                    # ("Canceled: ...") until removed. The series' EXDATE equivalent.
+                    events.append(cancelled_override(str(item["id"]), master_id, key))
+                    continue
             if kind == "exception":
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events

@@ -43,6 +43,9 @@ class ProfileRecord:
     last_error: str | None = None
     #: Fingerprint of credentials the provider refused (see calsync.sync.credentials).
     refused_credentials: str | None = None
+    #: The last successful calendar discovery, and the fingerprint of the options it used.
+    discovered_at: datetime | None = None
+    discovery_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
