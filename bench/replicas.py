@@ -12,8 +12,9 @@ once. Measured:
   largest "past due" of any calendar (now - ``due_at``, 0 when none is late),
   reported as median and max of those samples;
 - CPU seconds until all synced (user + system, from /proc): the replicas',
-  Radicale's, and the whole machine's busy time (all processes, other work included),
-  so what the 2 cores could give is visible beside what the replicas used.
+  Radicale's, the PostgreSQL backends' serving the run's database, and the whole
+  machine's busy time (all processes, other work included), so what the 2 cores
+  could give is visible beside what this workload used.
 
 ``--root DIR`` keeps Radicale's storage (seeded and warmed once) in DIR and reuses
 it in later invocations with the same ``--calendars``/``--events``: seeding 300 x 100
@@ -67,6 +68,32 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _BackendCpu:
+    """CPU seconds of the PostgreSQL backends serving one database (their process
+    title names it), sampled as they come and go; shared server processes
+    (WAL writer, checkpointer) are not counted."""
+
+    def __init__(self, database: str) -> None:
+        self._needle = f" {database} ".encode()
+        self._seen: dict[int, float] = {}
+
+    def sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if self._needle in title:
+                pid = int(entry.name)
+                self._seen[pid] = max(self._seen.get(pid, 0.0), _cpu_seconds(pid))
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._seen.values())
 
 
 def _machine_busy_seconds() -> float:
@@ -159,6 +186,7 @@ def one_run(
     procs: list[subprocess.Popen[bytes]] = []
     load_before = os.getloadavg()[0]
     try:
+        backends = _BackendCpu(name)
         radicale_cpu0 = _cpu_seconds(server.process.pid)
         busy0 = _machine_busy_seconds()
         t0 = time.monotonic()
@@ -177,11 +205,16 @@ def one_run(
                 rows = uow.sync_leases.list()
             if len(rows) == len(urls) and all(r.synced_at is not None for r in rows):
                 break
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a replica exited; see {root}")
+            for r, p in enumerate(procs):
+                if p.poll() is not None:
+                    tail = (root / f"{name}-{r}.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"replica {r} exited with {p.returncode}:\n{tail}")
+            backends.sample()
             time.sleep(0.5)
         all_synced = time.monotonic() - t0
         cpu = sum(_cpu_seconds(p.pid) for p in procs)
+        backends.sample()
+        postgres_cpu = backends.seconds
         radicale_cpu = _cpu_seconds(server.process.pid) - radicale_cpu0
         machine_cpu = _machine_busy_seconds() - busy0
         load_after = os.getloadavg()[0]
@@ -198,6 +231,7 @@ def one_run(
             "all_synced_s": all_synced,
             "cpu_s": cpu,
             "radicale_cpu_s": radicale_cpu,
+            "postgres_cpu_s": postgres_cpu,
             "machine_cpu_s": machine_cpu,
             "load_start": load_before,
             "load_synced": load_after,
@@ -290,6 +324,7 @@ def main() -> int:
                     f"R={replicas} (median of {len(runs)}): all synced once "
                     f"{med['all_synced_s']:.1f} s (throughput x{base / med['all_synced_s']:.2f}), "
                     f"CPU replicas {med['cpu_s']:.0f} s, Radicale {med['radicale_cpu_s']:.0f} s, "
+                    f"PostgreSQL {med['postgres_cpu_s']:.0f} s, "
                     f"machine {med['machine_cpu_s']:.0f} s of {2 * med['all_synced_s']:.0f}, "
                     f"steady lag median {med['lag_median_s']:.1f} s, max {med['lag_max_s']:.1f} s"
                 )

@@ -173,7 +173,7 @@ def _base(item: Item, organizer: dict[str, Any]) -> dict[str, Any]:
         "importance": fields.get("importance", "normal"),
         "sensitivity": fields.get("sensitivity", "normal"),
         "isAllDay": bool(fields.get("isAllDay")),
-        "isCancelled": False,
+        "isCancelled": bool(fields.get("isCancelled")),
         "isOrganizer": True,
         "responseRequested": fields.get("responseRequested", True),
         "showAs": fields.get("showAs", "busy"),

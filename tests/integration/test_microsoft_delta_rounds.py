@@ -3,8 +3,9 @@
 A restarted daemon places a removed occurrence from the cursor alone (the series
 membership travels in it), without a full reconcile.
 
-A cancellation that arrives in the same round as a change of its series (moved or
-renamed) must reach the store: the stored series expands to exactly what Graph's
+A cancellation (a removed occurrence, or one an organizer cancelled, which stays
+listed with ``isCancelled``) that arrives in the same round as a change of its
+series (moved or renamed) must reach the store: the stored series expands to exactly what Graph's
 calendar view shows. Rounds started for a slid window list a series' instances in
 start order, so an exception of the changed series comes before the occurrences
 that carry the master's new etag.
@@ -58,10 +59,12 @@ def full_round_requests(fake: MicrosoftGraphFake) -> int:
 
 
 def graph_view(fake: MicrosoftGraphFake) -> list[tuple[str, str]]:
+    """What Graph's calendar view shows, less the meetings it marks cancelled."""
     low, high = WEEK[0] - timedelta(days=1), WEEK[-1] + timedelta(days=1)
     return sorted(
         (i["start"]["dateTime"][:19] + "Z", str(i["subject"]))
         for i in fake.instances(fake.default_calendar_id, low, high)
+        if not i.get("isCancelled")
     )
 
 
@@ -73,6 +76,9 @@ def graph_view(fake: MicrosoftGraphFake) -> list[tuple[str, str]]:
         "slide reshape except cancel",
         "slide except rename cancel",
         "slide reshape cancel except",
+        "rename organizer-cancels",
+        "reshape organizer-cancels",
+        "slide except rename organizer-cancels",
     ],
 )
 def test_a_cancellation_in_the_round_of_its_series_change_reaches_the_store(
@@ -94,6 +100,8 @@ def test_a_cancellation_in_the_round_of_its_series_change_reaches_the_store(
             fake.patch_event(master, {"subject": "Renamed"})
         elif step == "except":
             fake.patch_event(occurrence_at(fake, master, WEEK[0] + shift), {"subject": "Moved"})
+        elif step == "organizer-cancels":  # the occurrence stays, isCancelled
+            fake.cancel_for_attendee(occurrence_at(fake, master, WEEK[2] + shift))
         else:
             fake.delete_event(occurrence_at(fake, master, WEEK[2] + shift))
     e2e.sync_ok()
@@ -123,3 +131,34 @@ def test_a_restarted_daemon_places_a_removed_occurrence_without_a_full_reconcile
         iso(w) for n, w in enumerate(WEEK) if n != 2
     ]
     assert [e["summary"] for e in e2e.read() if e["summary"] != "Weekly"] == ["Single"]
+
+
+@pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
+def test_a_reconcile_keeps_events_that_merely_left_the_window(
+    microsoft_e2e: MicrosoftE2E, code: str
+) -> None:
+    e2e, fake = microsoft_e2e
+    calendar = fake.default_calendar_id
+    # [sync] window_past_days is 42: these are inside the window now, outside in 4 days.
+    past = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=40)
+    fake.put_event(calendar, event_body("Leaving", past))
+    daily = {
+        "pattern": {"type": "daily", "interval": 1},
+        "range": {"type": "numbered", "startDate": (past - timedelta(days=1)).date().isoformat(),
+                  "numberOfOccurrences": 2},
+    }  # fmt: skip
+    fake.put_event(calendar, event_body("Old series", past - timedelta(days=1), recurrence=daily))
+    for n in range(6):
+        fake.put_event(calendar, event_body(f"Staying {n}", SOON + timedelta(days=n)))
+    doomed = fake.put_event(calendar, event_body("Doomed", SOON + timedelta(hours=3)))
+    e2e.sync_ok()
+    e2e.clock.advance_to(e2e.clock() + timedelta(days=4))
+    assert not e2e.sync_ok().calendars[0].full_listing, "the window slid: a new round"
+    fake.delete_event(doomed)
+    fake.expire_delta_tokens(code)
+    report = e2e.sync_ok()
+    assert report.calendars[0].full_listing, "the 410 forced a full reconcile"
+    assert report.calendars[0].tombstoned == 1
+    live = sorted(e.content.summary for e in e2e.stored())
+    assert live == ["Leaving", "Old series", *(f"Staying {n}" for n in range(6))]
+    assert [e.content.summary for e in e2e.stored(include_deleted=True) if e.deleted] == ["Doomed"]

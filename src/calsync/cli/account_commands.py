@@ -2,11 +2,101 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from calsync.cli.state import CliState, pass_state
+
+if TYPE_CHECKING:
+    from calsync.cli.account_setup import AddedAccount
+    from calsync.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator applying ``options`` in the order they would be written above a command."""
+
+    def decorate(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _client_options(provider: str, *, client_id: str, holding: str) -> Callable[[F], F]:
+    """``--name`` and the OAuth client flags of ``account add PROVIDER``, whose defaults
+    come from the configured account, then ``[providers.PROVIDER]``."""
+    default = f"[default: the account's, else [providers.{provider}]"
+    return _stacked(
+        click.option(
+            "--name", required=True, metavar="NAME", help="The account's name in the config."
+        ),
+        click.option("--client-id", metavar="ID", help=f"{client_id} {default} client_id]."),
+        click.option(
+            "--client-secret-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"File holding {holding} {default} client_secret_file].",
+        ),
+    )
+
+
+def _storage_and_browser_options(url_kind: str) -> Callable[[F], F]:
+    """The options every ``account add PROVIDER`` takes: where the token and the vault
+    key go, and how the ``url_kind`` URL is opened."""
+    return _stacked(
+        click.option(
+            "--token-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Where to write the encrypted refresh token [default: next to the SQLite store].",
+        ),
+        click.option(
+            "--vault-key-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Vault key file, created if missing [default: the calsync-vault-key "
+            "credential in $CREDENTIALS_DIRECTORY, else one next to the SQLite store].",
+        ),
+        click.option(
+            "--no-browser", is_flag=True, help=f"Only print the {url_kind} URL; open it yourself."
+        ),
+        click.option(
+            "--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait."
+        ),
+    )
+
+
+def _browser(prompt: str, no_browser: bool) -> Callable[[str], None]:
+    """Print the URL (machines without a browser) and open it unless ``--no-browser``."""
+
+    def open_url(url: str) -> None:
+        click.echo(f"{prompt} (waiting for the answer):", err=True)
+        click.echo(url, err=True)
+        if not no_browser:
+            import webbrowser  # starts subprocess machinery: only when asked
+
+            webbrowser.open(url)
+
+    return open_url
+
+
+def _run_add(
+    state: CliState,
+    open_url: Callable[[str], None],
+    add: Callable[[Settings, Callable[[str], None]], AddedAccount],
+) -> None:
+    """Run an ``account add`` and say what it wrote: notes on stderr, the table on stdout."""
+    state.configure_logging()
+    settings = state.settings()
+    added = add(settings, open_url)
+    if added.created_key:
+        click.echo(f"# created a new vault key in {added.vault_key_file}", err=True)
+    click.echo(f"# encrypted refresh token written to {added.token_file}", err=True)
+    click.echo(f"# add this to {settings.path}, then reload calsync:", err=True)
+    click.echo(added.snippet, nl=False)
 
 
 @click.group()
@@ -20,31 +110,8 @@ def account_add() -> None:
 
 
 @account_add.command("google")
-@click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
-@click.option(
-    "--client-id",
-    metavar="ID",
-    help="OAuth client id [default: the account's, else [providers.google] client_id].",
-)
-@click.option(
-    "--client-secret-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the OAuth client secret [default: the account's, else "
-    "[providers.google] client_secret_file].",
-)
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the encrypted refresh token [default: next to the SQLite store].",
-)
-@click.option(
-    "--vault-key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Vault key file, created if missing [default: the calsync-vault-key credential "
-    "in $CREDENTIALS_DIRECTORY, else one next to the SQLite store].",
-)
-@click.option("--no-browser", is_flag=True, help="Only print the consent URL; open it yourself.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@_client_options("google", client_id="OAuth client id", holding="the OAuth client secret")
+@_storage_and_browser_options("consent")
 @click.option("--auth-uri", metavar="URL", help="OAuth authorization endpoint (proxies, tests).")
 @click.option("--token-uri", metavar="URL", help="OAuth token endpoint (proxies, tests).")
 @click.option(
@@ -76,19 +143,6 @@ def account_add_google(
     from calsync.cli.accounts import GoogleAccountRequest, add_google_account
     from calsync.providers.google import authorize_installed_app
 
-    state.configure_logging()
-    settings = state.settings()
-
-    def open_url(url: str) -> None:
-        click.echo(
-            "Open this URL to let calsync use the calendar (waiting for the answer):", err=True
-        )
-        click.echo(url, err=True)
-        if not no_browser:
-            import webbrowser  # starts subprocess machinery: only when asked
-
-            webbrowser.open(url)
-
     request = GoogleAccountRequest(
         name=name,
         client_id=client_id,
@@ -100,29 +154,17 @@ def account_add_google(
         ca_file=ca_file,
         timeout=timeout,
     )
-    added = add_google_account(
-        settings, request, authorize=authorize_installed_app, open_url=open_url
+    _run_add(
+        state,
+        _browser("Open this URL to let calsync use the calendar", no_browser),
+        lambda settings, open_url: add_google_account(
+            settings, request, authorize=authorize_installed_app, open_url=open_url
+        ),
     )
-    if added.created_key:
-        click.echo(f"# created a new vault key in {added.vault_key_file}", err=True)
-    click.echo(f"# encrypted refresh token written to {added.token_file}", err=True)
-    click.echo(f"# add this to {settings.path}, then reload calsync:", err=True)
-    click.echo(added.snippet, nl=False)
 
 
 @account_add.command("microsoft")
-@click.option("--name", required=True, metavar="NAME", help="The account's name in the config.")
-@click.option(
-    "--client-id",
-    metavar="ID",
-    help="Application (client) id [default: the account's, else [providers.microsoft] client_id].",
-)
-@click.option(
-    "--client-secret-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File holding the client secret [default: the account's, else "
-    "[providers.microsoft] client_secret_file].",
-)
+@_client_options("microsoft", client_id="Application (client) id", holding="the client secret")
 @click.option(
     "--authority",
     metavar="URL",
@@ -135,19 +177,7 @@ def account_add_google(
     help="Extra CA certificates (PEM) to trust [default: the account's, else "
     "[providers.microsoft] ca_file].",
 )
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the encrypted refresh token [default: next to the SQLite store].",
-)
-@click.option(
-    "--vault-key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Vault key file, created if missing [default: the calsync-vault-key credential "
-    "in $CREDENTIALS_DIRECTORY, else one next to the SQLite store].",
-)
-@click.option("--no-browser", is_flag=True, help="Only print the sign-in URL; open it yourself.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@_storage_and_browser_options("sign-in")
 @pass_state
 def account_add_microsoft(
     state: CliState,
@@ -171,17 +201,6 @@ def account_add_microsoft(
     from calsync.cli.accounts_microsoft import MicrosoftAccountRequest, add_microsoft_account
     from calsync.providers._graph_auth import authorize_auth_code
 
-    state.configure_logging()
-    settings = state.settings()
-
-    def open_url(url: str) -> None:
-        click.echo("Open this URL to sign in and allow calsync (waiting for the answer):", err=True)
-        click.echo(url, err=True)
-        if not no_browser:
-            import webbrowser
-
-            webbrowser.open(url)
-
     request = MicrosoftAccountRequest(
         name=name,
         client_id=client_id,
@@ -192,14 +211,13 @@ def account_add_microsoft(
         vault_key_file=vault_key_file,
         timeout=timeout,
     )
-    added = add_microsoft_account(
-        settings, request, authorize=authorize_auth_code, open_url=open_url
+    _run_add(
+        state,
+        _browser("Open this URL to sign in and allow calsync", no_browser),
+        lambda settings, open_url: add_microsoft_account(
+            settings, request, authorize=authorize_auth_code, open_url=open_url
+        ),
     )
-    if added.created_key:
-        click.echo(f"# created a new vault key in {added.vault_key_file}", err=True)
-    click.echo(f"# encrypted refresh token written to {added.token_file}", err=True)
-    click.echo(f"# add this to {settings.path}, then reload calsync:", err=True)
-    click.echo(added.snippet, nl=False)
 
 
 @account.command("list")

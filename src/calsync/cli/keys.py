@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from calsync.cli.accounts import GOOGLE, credential_key_file, read_file_secret
+from calsync.cli.account_setup import credential_key_file, read_file_secret
+from calsync.cli.accounts import GOOGLE
 from calsync.cli.private_files import write_private
 from calsync.config import Settings
 from calsync.providers import secrets_vault

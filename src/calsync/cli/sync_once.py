@@ -47,6 +47,9 @@ def run_once(
         return RichProgress(f"syncing {account.name}") if interactive else None
 
     engine = SyncEngine(store, settings)
+    # A fresh process each run: discover only when the last discovery (any process's)
+    # is older than [sync] rediscover_interval or used other account options.
+    engine.stored_discovery = True
     keeper = None
     if store.backend == "postgresql":
         # Replicas may be running: sync only the calendars whose lease is free

@@ -16,7 +16,7 @@ again.
 Why LISTEN/NOTIFY and not a shorter poll of the lease rows: a notification
 arrives in milliseconds and costs nothing while nothing happens (one idle
 connection per replica), where a poll costs a query per replica per period
-and still waits up to that period (bench/RESULTS.md, "Waking the holder").
+and still waits up to that period (bench/RESULTS.md, "Waking a calendar's holder").
 Notifications are not durable, so the renewal's look at the marks stays as
 the fallback; after a reconnection the keeper looks at once.
 """
@@ -87,7 +87,10 @@ class DueWakeups:
                     # Marks made while not listening were not signalled: look now.
                     self._keeper.refresh()
                 if signal.calendar_pks:
-                    self._wake(signal.calendar_pks)
+                    try:
+                        self._wake(signal.calendar_pks)
+                    except Exception:  # never the thread's end: the renewal is the fallback
+                        log.exception("could not queue the sync of calendars marked due")
         finally:
             listener.close()
 

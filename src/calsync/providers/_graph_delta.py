@@ -178,6 +178,8 @@ class DeltaPull:
                 final=True,
                 cursor=dump_cursor(str(link), bounds, self.memory.instances),
                 full_listing=True,
+                # calendarView lists what overlaps the round's window, nothing else.
+                window=SyncWindow(*bounds),
             )
 
     # -- incremental rounds --------------------------------------------------------------------
@@ -263,6 +265,11 @@ class DeltaPull:
                 self._listed_originals.setdefault(master_id, set()).add(key)
                 if kind == "occurrence":
                     self._occurrence_masters.add(master_id)
+                if item.get("isCancelled") is True:
+                    # An organizer cancelled it: an attendee's calendar keeps listing it
+                    # ("Canceled: ...") until removed. The series' EXDATE equivalent.
+                    events.append(cancelled_override(str(item["id"]), master_id, key))
+                    continue
             if kind == "exception":
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events

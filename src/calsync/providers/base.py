@@ -72,6 +72,10 @@ class PullPage:
     full_listing: bool = False
     #: Final page only: a cheap check (304, equal ctag) proved nothing changed.
     unchanged: bool = False
+    #: Final page of a full listing only: the listing covered just the events that
+    #: overlap this range (Graph's calendarView), so a stored event or series wholly
+    #: outside it is not proven gone by its absence (it left the window).
+    window: SyncWindow | None = None
     #: How many events the whole pull is expected to bring, for progress bars.
     expected_total: int | None = None
 

@@ -125,6 +125,10 @@ class Profile(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: Fingerprint of the credentials the provider refused; not sent again (sync/credentials.py).
     refused_credentials: Mapped[str | None] = mapped_column(String(64))
+    #: The last successful calendar discovery, and the fingerprint of the account's
+    #: options it used: `sync --once` skips a recent one (sync/engine.py).
+    discovered_at: Mapped[datetime | None]
+    discovery_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Calendar(Base):

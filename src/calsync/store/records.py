@@ -43,6 +43,9 @@ class ProfileRecord:
     last_error: str | None = None
     #: Fingerprint of credentials the provider refused (see calsync.sync.credentials).
     refused_credentials: str | None = None
+    #: The last successful calendar discovery, and the fingerprint of the options it used.
+    discovered_at: datetime | None = None
+    discovery_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,11 @@ class EventSyncState(NamedTuple):
     pending_op: str | None
     change_seq: int
     recurring_event_uid: str | None
+    start_at: datetime
+    end_at: datetime
+    all_day: bool
+    tzid: str
+    recurrence: list[str]
 
 
 class PushAttemptRecord(NamedTuple):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import cast
 
 from calsync.store import EventRecord, EventSyncState, PushAttemptRecord, UnitOfWork
@@ -102,7 +103,17 @@ def _event_state(
         pushes=tuple(
             PushedVersion(p.change_seq, cast(PendingOp, p.op), p.content_key) for p in pushes
         ),
+        start_at=_utc(r.start_at),
+        end_at=_utc(r.end_at),
+        all_day=r.all_day,
+        tzid=r.tzid,
+        rules=tuple(r.recurrence or ()),
     )
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def apply_plan(uow: UnitOfWork, calendar_pk: int, actions: list[Action]) -> ApplyResult:

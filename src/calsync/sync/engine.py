@@ -61,7 +61,12 @@ from calsync.sync import ownership
 from calsync.sync.apply import ApplyResult, apply_plan, load_state
 from calsync.sync.backoff import Backoff
 from calsync.sync.credentials import fingerprint, refused_report, still_refused
-from calsync.sync.discovery import ensure_profile, record_calendars, syncable_calendars
+from calsync.sync.discovery import (
+    ensure_profile,
+    recently_discovered,
+    record_calendars,
+    syncable_calendars,
+)
 from calsync.sync.failures import PushFailed, describe, is_bug, not_synced, refused
 from calsync.sync.gate import AccountGate
 from calsync.sync.milestones import after_calendar_synced, mark_disconnected
@@ -114,6 +119,10 @@ class SyncEngine:
         #: passes carry over (see `calsync.sync.gate`).
         self.gate = gate if gate is not None else AccountGate(clock, rng=rng)
         self._discovered_at: dict[str, datetime] = {}
+        #: Also trust a discovery recorded in the store by another process when it is
+        #: younger than ``[sync] rediscover_interval``: `sync --once` sets it, being a
+        #: fresh process every run (issue #11).
+        self.stored_discovery = False
 
     # -- public entry points: each goes through the gate ----------------------------
 
@@ -155,7 +164,7 @@ class SyncEngine:
             raise CredentialsInvalid(refused_report(profile, account).error or "")
         provider = self._factory(account.provider, account.name, account.options)
         try:
-            self._discover(provider, profile, account.name)
+            self._discover(provider, profile, account)
         except CredentialsInvalid as exc:
             self._mark_disconnected(profile, exc, account)
             raise
@@ -184,12 +193,17 @@ class SyncEngine:
         provider: Provider | None = None
         try:
             provider = self._factory(account.provider, account.name, account.options)
+            trusted = False
             if self._discovery_due(account.name):
-                self._discover(provider, profile, account.name)
-                if self.ownership is not None:
-                    self.ownership.refresh()  # leases for calendars just discovered
+                trusted = self.stored_discovery and recently_discovered(
+                    profile, account, self._clock(), self.settings.sync.rediscover_interval
+                )
+                if not trusted:
+                    self._discover(provider, profile, account)
+                    if self.ownership is not None:
+                        self.ownership.refresh()  # leases for calendars just discovered
             calendars = syncable_calendars(self.store, profile)
-            return self._sync_calendars(
+            report = self._sync_calendars(
                 account,
                 provider,
                 calendars,
@@ -197,6 +211,17 @@ class SyncEngine:
                 progress=progress,
                 allow_mass_delete=allow_mass_delete,
             )
+            if trusted and report.failed and report.error is None and report.retry_at is None:
+                # A calendar failed in a run that skipped discovery: it may be gone from
+                # the server, which discovery would have found first. Discover now, and
+                # leave out calendars no longer listed, as if the run had discovered.
+                self._discover(provider, profile, account)
+                if self.ownership is not None:
+                    self.ownership.refresh()
+                listed = {c.calendar_id for c in syncable_calendars(self.store, profile)}
+                kept = tuple(c for c in report.calendars if c.calendar_id in listed)
+                report = replace(report, calendars=kept)
+            return report
         except Exception as exc:  # provider construction or discovery failed
             return self._account_failure(account, profile, exc)
         finally:
@@ -476,11 +501,14 @@ class SyncEngine:
             last = self._discovered_at.get(account_name)
         return last is None or self._clock() - last >= self.settings.sync.rediscover_interval
 
-    def _discover(self, provider: Provider, profile: ProfileRecord, account_name: str) -> None:
+    def _discover(
+        self, provider: Provider, profile: ProfileRecord, account: AccountSettings
+    ) -> None:
         remotes = list(provider.list_calendars())
-        record_calendars(self.store, profile, remotes)
+        now = self._clock()
+        record_calendars(self.store, profile, remotes, discovered=(now, fingerprint(account)))
         with self._lock:
-            self._discovered_at[account_name] = self._clock()
+            self._discovered_at[account.name] = now
 
     def _calendar_failure(
         self,

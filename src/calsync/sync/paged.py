@@ -78,6 +78,7 @@ def store_listing(
                 cursor=page.cursor,
                 full_listing=page.full_listing,
                 unchanged=page.unchanged,
+                window=page.window,
             )
         )
         if page.changed:
@@ -109,6 +110,7 @@ def store_listing(
             cursor=flags.cursor,
             live_before=live_before,
             tombstoned=tombstoned,
+            window=flags.window,
         )
         # The absence rule needs the whole calendar; only a complete listing has one.
         state = load_state(uow, calendar_pk, None if flags.full_listing else flags)

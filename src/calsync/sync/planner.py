@@ -23,7 +23,9 @@ Rules, in the order they are applied:
   the provider no longer has after we recorded a delete of it is our delete
   coming back: written again since, it is pushed as a new event.
 * An event is gone when the provider says so (``deleted``) or when a
-  *complete, non-empty* listing (``full_listing``) omits it. Nothing else
+  *complete, non-empty* listing (``full_listing``) omits it; a listing of a
+  window (``window``) proves only the absence of events that reach into it
+  (`calsync.sync.spans`), never of one that left the window. Nothing else
   deletes: a partial listing never proves an absence, and an empty "complete"
   listing is the classic outage, so it aborts instead (unless overridden).
   Events never pushed (no remote id yet) are never considered gone.
@@ -50,7 +52,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
 from calsync.model import RemoteEvent, round_trip_key
-from calsync.providers.base import PullPage
+from calsync.providers.base import PullPage, SyncWindow
 from calsync.sync.actions import (
     AbortMassDelete,
     Action,
@@ -63,6 +65,7 @@ from calsync.sync.actions import (
     TombstoneFromRemote,
     UpsertFromRemote,
 )
+from calsync.sync.spans import reaches
 from calsync.sync.state import (
     CalendarState,
     EventState,
@@ -100,7 +103,7 @@ def plan(state: CalendarState, pulled: Pulled, policy: SyncPolicy) -> list[Actio
     if pulled.full_listing:
         if not changed and _remote_backed_live(state) and not policy.allow_mass_delete:
             return [_abort_empty_listing(state.live_count())]
-        gone += _absent(state, listed | set(explicit))
+        gone += _absent(state, listed | set(explicit), pulled.window)
     if policy.series_as_unit:
         gone += _dropped_overrides(state, changed, listed)
     gone_ids = {e.remote_id for e in gone if e.remote_id is not None}
@@ -145,7 +148,7 @@ def plan_listing_end(
         backed = end.tombstoned > 0 or _remote_backed_live(state)
         if not end.listed and backed and not policy.allow_mass_delete:
             return [_abort_empty_listing(end.live_before)]
-        gone = _absent(state, end.listed | end.deleted)
+        gone = _absent(state, end.listed | end.deleted, end.window)
         gone_ids = {e.remote_id for e in gone if e.remote_id is not None}
         gone += _children_of(state, gone_ids, end.listed)
         for local in _unique(gone):
@@ -159,9 +162,18 @@ def plan_listing_end(
     return actions
 
 
-def _absent(state: CalendarState, named: AbstractSet[str]) -> list[EventState]:
-    """What a complete listing that names only ``named`` proves gone."""
-    return [e for e in state.events if e.remote_id is not None and e.remote_id not in named]
+def _absent(
+    state: CalendarState, named: AbstractSet[str], window: SyncWindow | None
+) -> list[EventState]:
+    """What a complete listing that names only ``named`` proves gone: with a
+    ``window``, only what it covers (an event that left the window is not gone)."""
+    return [
+        e
+        for e in state.events
+        if e.remote_id is not None
+        and e.remote_id not in named
+        and (window is None or reaches(e, window))
+    ]
 
 
 def _tombstones(actions: list[Action]) -> int:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from calsync.model import RemoteEvent
-from calsync.providers.base import PullPage
+from calsync.providers.base import PullPage, SyncWindow
 
 ConflictPolicy = Literal["remote", "local"]
 PendingOp = Literal["create", "update", "delete"]
@@ -55,6 +56,14 @@ class EventState:
     #: yet, oldest first: what tells our own write coming back (whose answer
     #: may have been lost) from somebody else's edit.
     pushes: tuple[PushedVersion, ...] = ()
+    #: Its stored UTC range (a master: its first occurrence), zone and rule lines:
+    #: what tells whether a windowed listing covers it (`calsync.sync.spans`).
+    #: None: unknown, so any complete listing covers it.
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    all_day: bool = False
+    tzid: str = "UTC"
+    rules: tuple[str, ...] = ()
 
     @property
     def live(self) -> bool:
@@ -126,6 +135,8 @@ class Pulled:
     #: True when the pull ran without a cursor (a first sync or a reconcile).
     from_scratch: bool = False
     final: bool = False
+    #: The final page's `PullPage.window`.
+    window: SyncWindow | None = None
     #: Pages seen, for logs.
     pages: int = field(default=0, compare=False)
 
@@ -146,6 +157,7 @@ class Pulled:
             unchanged=page.unchanged if page.final else False,
             from_scratch=self.from_scratch,
             final=page.final,
+            window=page.window if page.final else None,
             pages=self.pages + 1,
         )
 
@@ -165,3 +177,5 @@ class ListingEnd:
     live_before: int
     #: Tombstones the pages' plans asked for.
     tombstoned: int
+    #: The final page's `PullPage.window`.
+    window: SyncWindow | None = None

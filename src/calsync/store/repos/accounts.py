@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select
@@ -49,6 +50,8 @@ def profile_record(row: Profile) -> ProfileRecord:
         created_at=row.created_at,
         last_error=row.last_error,
         refused_credentials=row.refused_credentials,
+        discovered_at=row.discovered_at,
+        discovery_key=row.discovery_key,
     )
 
 
@@ -216,6 +219,14 @@ class ProfileRepo:
         self._session.execute(
             select(Profile.id).where(Profile.id == profile_pk).with_for_update()
         ).all()
+
+    def set_discovered(self, profile_pk: int, *, at: datetime, key: str) -> None:
+        """Record a successful discovery of the profile's calendars (``key``: the
+        fingerprint of the account's options it used)."""
+        self._journal.require_writable()
+        row = self._row(profile_pk)
+        row.discovered_at = at
+        row.discovery_key = key
 
     def get_by_pk(self, profile_pk: int) -> ProfileRecord:
         row = self._session.get(Profile, profile_pk)
