@@ -41,6 +41,7 @@ import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -328,6 +329,22 @@ class MicrosoftGraphFake(
         """Delete an event or series, or cancel one occurrence."""
         with self.lock:
             self._delete_event(event_id, None, None)
+
+    def cancel_for_attendee(self, occurrence_id: str) -> None:
+        """What an organizer's cancellation of one occurrence leaves in an attendee's
+        mailbox: the occurrence stays listed, as an exception with ``isCancelled`` and a
+        "Canceled: " subject, until the attendee removes it (``isCancelled`` is read-only
+        to clients: "Set to true if the event has been canceled")."""
+        with self.lock:
+            _, top, _ = self._locate(occurrence_id, None)
+            subject = top.fields.get("subject", "")
+            exception, original = self._patch_event(
+                occurrence_id, {"subject": f"Canceled: {subject}"}, None, None
+            )
+            assert original is not None
+            cal, top, _ = self._locate(occurrence_id, None)
+            marked = replace(exception, fields={**exception.fields, "isCancelled": True})
+            cal.items[top.id] = replace(top, exceptions={**top.exceptions, original: marked})
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         """The event as ``GET /me/events/{id}`` shows it (UTC), or None when there is none."""

@@ -124,6 +124,22 @@ def test_a_cursor_without_membership_reconciles_removals_it_cannot_place(
     assert pull_all(first, calendar, json.dumps(older), WINDOW).deleted == {gone}
 
 
+def test_a_process_that_never_listed_in_full_writes_no_membership(
+    graph_fake: MicrosoftGraphFake,
+) -> None:
+    fake = graph_fake
+    calendar = fake.default_calendar_id
+    put(fake, "Known", NOW + timedelta(days=2))
+    full = pull_all(make_provider(fake), calendar, None, WINDOW)
+    older = json.loads(str(full.final.cursor))
+    del older["series"]
+    put(fake, "New", NOW + timedelta(days=3))
+    # What one round lists is not every instance: it must not pass for the whole.
+    delta = pull_all(make_provider(fake), calendar, json.dumps(older), WINDOW)
+    assert [e.content.summary for e in delta.changed.values()] == ["New"]
+    assert "series" not in json.loads(str(delta.final.cursor))
+
+
 def test_the_encrypted_token_cache_spares_a_restart_the_token_request(
     graph_fake: MicrosoftGraphFake, tmp_path: Path
 ) -> None:

@@ -176,7 +176,7 @@ class DeltaPull:
             yield PullPage(
                 changed=tuple(changed),
                 final=True,
-                cursor=dump_cursor(str(link), bounds, self.memory.instances),
+                cursor=dump_cursor(str(link), bounds, self._membership()),
                 full_listing=True,
                 # calendarView lists what overlaps the round's window, nothing else.
                 window=SyncWindow(*bounds),
@@ -221,10 +221,14 @@ class DeltaPull:
                     changed=tuple(changed + extra),
                     deleted=tuple(deleted),
                     final=True,
-                    cursor=dump_cursor(str(new_link), bounds, self.memory.instances),
+                    cursor=dump_cursor(str(new_link), bounds, self._membership()),
                 )
             ]
         )
+
+    def _membership(self) -> Membership | None:
+        """What the next cursor carries: the membership only when it is whole."""
+        return self.memory.instances if self.memory.complete else None
 
     # -- instances -> masters and overrides -----------------------------------------------------
 
@@ -265,6 +269,11 @@ class DeltaPull:
                 self._listed_originals.setdefault(master_id, set()).add(key)
                 if kind == "occurrence":
                     self._occurrence_masters.add(master_id)
+                if item.get("isCancelled") is True:
+                    # An organizer cancelled it: an attendee's calendar keeps listing it
+                    # ("Canceled: ...") until removed. The series' EXDATE equivalent.
+                    events.append(cancelled_override(str(item["id"]), master_id, key))
+                    continue
             if kind == "exception":
                 events.append(to_remote_event(item, master_zone=_zone_label(master)))
         return events
