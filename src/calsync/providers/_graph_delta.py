@@ -161,6 +161,7 @@ class DeltaPull:
         self, first: dict[str, Any], bounds: tuple[datetime, datetime]
     ) -> Iterator[PullPage]:
         self.memory.instances.clear()
+        self.memory.complete = False  # until this round's last page: it may fail midway
         for page in self._rounds(first):
             changed = self._listed(page.get("value") or ())
             if page.get("@odata.nextLink"):
