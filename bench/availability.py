@@ -16,13 +16,15 @@ a fresh ONE-worker uvicorn process per mode, side by side in one run:
   (one indexed query each), expands the series and runs the core;
 * ``busy``: caches on, every request a different question over the same calendars
   (duration, format, max_results vary), so the answer is computed each time from the
-  members' cached busy time (keyed by each account's version);
+  members' cached busy time and free time (keyed by each account's version, and the
+  free time by the query periods and buffer too);
 * ``same``: caches on, the same question again (an app polling): the answer comes from
   the read cache after checking every member's version (one query);
-* ``write``: caches on, the same question, but before each request (untimed) one event
-  is written into one member's calendar through the write path: that member's rows are
-  read again (its series' occurrences come from the series cache, keyed by content)
-  and the answer is computed again. Latency only.
+* ``write``: caches on, before each request (untimed) one event is written into one
+  member's calendar through the write path, then a question not asked before (as in
+  ``busy``): that member's rows are read again (its series' occurrences come from the
+  series cache, keyed by content) and its free time computed again; the other nine
+  members' busy and free time come from the caches. Latency only.
 
 For each: p50/p99 of ``--requests`` sequential requests over one keep-alive
 connection, and queries/s with ``--concurrency`` clients for ``--duration`` seconds
@@ -313,7 +315,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> None:
         for run in range(args.runs):
             for mode, cache_mb in MODES.items():
                 requests = args.requests if mode != "nocache" else 3
-                payloads = bodies(subs, "same" if mode == "write" else mode, requests)
+                payloads = bodies(subs, "busy" if mode == "write" else mode, requests)
                 before = writer(url, subs, run) if mode == "write" else None
                 # Throughput in "busy" mode asks questions not asked before (no answer hits).
                 more = bodies(subs, mode, 4000)[requests:] if mode == "busy" else payloads

@@ -205,8 +205,10 @@ def one_run(
                 rows = uow.sync_leases.list()
             if len(rows) == len(urls) and all(r.synced_at is not None for r in rows):
                 break
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a replica exited; see {root}")
+            for r, p in enumerate(procs):
+                if p.poll() is not None:
+                    tail = (root / f"{name}-{r}.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"replica {r} exited with {p.returncode}:\n{tail}")
             backends.sample()
             time.sleep(0.5)
         all_synced = time.monotonic() - t0

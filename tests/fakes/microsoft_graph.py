@@ -41,6 +41,7 @@ import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -328,6 +329,25 @@ class MicrosoftGraphFake(
         """Delete an event or series, or cancel one occurrence."""
         with self.lock:
             self._delete_event(event_id, None, None)
+
+    def cancel_for_attendee(self, event_id: str) -> None:
+        """What an organizer's cancellation of a meeting (or of one occurrence) leaves in
+        an attendee's mailbox: the event stays listed, with ``isCancelled`` and a
+        "Canceled: " subject, until the attendee removes it; an occurrence becomes an
+        exception (``isCancelled`` is read-only to clients: "Set to true if the event
+        has been canceled")."""
+        with self.lock:
+            _, top, _ = self._locate(event_id, None)
+            subject = top.fields.get("subject", "")
+            changed, original = self._patch_event(
+                event_id, {"subject": f"Canceled: {subject}"}, None, None
+            )
+            cal, top, _ = self._locate(event_id, None)
+            marked = replace(changed, fields={**changed.fields, "isCancelled": True})
+            if original is None:
+                cal.items[top.id] = marked
+            else:
+                cal.items[top.id] = replace(top, exceptions={**top.exceptions, original: marked})
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         """The event as ``GET /me/events/{id}`` shows it (UTC), or None when there is none."""

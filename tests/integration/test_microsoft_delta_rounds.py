@@ -3,8 +3,9 @@
 A restarted daemon places a removed occurrence from the cursor alone (the series
 membership travels in it), without a full reconcile.
 
-A cancellation that arrives in the same round as a change of its series (moved or
-renamed) must reach the store: the stored series expands to exactly what Graph's
+A cancellation (a removed occurrence, or one an organizer cancelled, which stays
+listed with ``isCancelled``) that arrives in the same round as a change of its
+series (moved or renamed) must reach the store: the stored series expands to exactly what Graph's
 calendar view shows. Rounds started for a slid window list a series' instances in
 start order, so an exception of the changed series comes before the occurrences
 that carry the master's new etag.
@@ -21,6 +22,7 @@ from calsync.providers import _graph_delta
 from calsync.sync import SyncEngine
 from tests.fakes.graph_testing import event_body
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
+from tests.fixtures.e2e import BOTH_BACKENDS
 from tests.fixtures.e2e_microsoft import MicrosoftE2E, microsoft_e2e
 
 __all__ = ["microsoft_e2e"]
@@ -58,10 +60,12 @@ def full_round_requests(fake: MicrosoftGraphFake) -> int:
 
 
 def graph_view(fake: MicrosoftGraphFake) -> list[tuple[str, str]]:
+    """What Graph's calendar view shows, less the meetings it marks cancelled."""
     low, high = WEEK[0] - timedelta(days=1), WEEK[-1] + timedelta(days=1)
     return sorted(
         (i["start"]["dateTime"][:19] + "Z", str(i["subject"]))
         for i in fake.instances(fake.default_calendar_id, low, high)
+        if not i.get("isCancelled")
     )
 
 
@@ -73,6 +77,9 @@ def graph_view(fake: MicrosoftGraphFake) -> list[tuple[str, str]]:
         "slide reshape except cancel",
         "slide except rename cancel",
         "slide reshape cancel except",
+        "rename organizer-cancels",
+        "reshape organizer-cancels",
+        "slide except rename organizer-cancels",
     ],
 )
 def test_a_cancellation_in_the_round_of_its_series_change_reaches_the_store(
@@ -94,6 +101,8 @@ def test_a_cancellation_in_the_round_of_its_series_change_reaches_the_store(
             fake.patch_event(master, {"subject": "Renamed"})
         elif step == "except":
             fake.patch_event(occurrence_at(fake, master, WEEK[0] + shift), {"subject": "Moved"})
+        elif step == "organizer-cancels":  # the occurrence stays, isCancelled
+            fake.cancel_for_attendee(occurrence_at(fake, master, WEEK[2] + shift))
         else:
             fake.delete_event(occurrence_at(fake, master, WEEK[2] + shift))
     e2e.sync_ok()
@@ -102,6 +111,7 @@ def test_a_cancellation_in_the_round_of_its_series_change_reaches_the_store(
     assert sorted((e["start"], e["summary"]) for e in e2e.read()) == view
 
 
+@pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
 def test_a_restarted_daemon_places_a_removed_occurrence_without_a_full_reconcile(
     microsoft_e2e: MicrosoftE2E, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,6 +135,7 @@ def test_a_restarted_daemon_places_a_removed_occurrence_without_a_full_reconcile
     assert [e["summary"] for e in e2e.read() if e["summary"] != "Weekly"] == ["Single"]
 
 
+@pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
 @pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
 def test_a_reconcile_keeps_events_that_merely_left_the_window(
     microsoft_e2e: MicrosoftE2E, code: str

@@ -15,7 +15,6 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,20 +22,11 @@ import pytest
 from tests.fixtures.e2e import caldav_account, radicale_summaries
 from tests.fixtures.fault_proxy import FaultProxy, fault_proxy
 from tests.fixtures.radicale import RadicaleCalendar
+from tests.integration.lost_answers import body
 from tests.system.harness import DaemonProcess, free_port, wait_for_http
 from tests.system.provider_worlds import DaemonWorld, issue_token, write_daemon_config
 
 pytestmark = pytest.mark.slow
-
-SOON = (datetime.now(UTC) + timedelta(days=2)).replace(hour=11, minute=0, second=0, microsecond=0)
-
-
-def body(summary: str) -> dict[str, str]:
-    return {
-        "summary": summary,
-        "start": SOON.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "end": (SOON + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
 
 
 class Restartable:

@@ -4,6 +4,7 @@ says the master changed must not make the pull emit the master it had cached."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given
@@ -75,3 +76,15 @@ def test_the_newest_master_is_emitted_last_whatever_the_order(
     assert masters, "the series' master is emitted"
     assert masters[-1].etag == 'W/"2"' and masters[-1].content.summary == "New"
     assert [e.remote_id for e in emitted if e.master_remote_id == "M"] == ["M-0"]
+
+
+def test_an_occurrence_an_organizer_cancelled_is_a_cancelled_override() -> None:
+    new = master('W/"2"', "New", 10)
+    memory = CalendarMemory()
+    memory.masters["M"] = ('W/"2"', to_remote_event(new))
+    cancelled = {**instance("exception", 1, 'W/"x"', 10), "isCancelled": True}
+    pull = DeltaPull(GraphStub(new), "cal", memory)  # type: ignore[arg-type]
+    emitted = pull._listed([instance("occurrence", 0, 'W/"2"', 10), cancelled])
+    [override] = [e for e in emitted if e.master_remote_id == "M"]
+    assert override.remote_id == "M-1" and override.content.status == "cancelled"
+    assert override.content.original_start == datetime(2026, 12, 11, 10, tzinfo=UTC)

@@ -87,7 +87,10 @@ class DueWakeups:
                     # Marks made while not listening were not signalled: look now.
                     self._keeper.refresh()
                 if signal.calendar_pks:
-                    self._wake(signal.calendar_pks)
+                    try:
+                        self._wake(signal.calendar_pks)
+                    except Exception:  # never the thread's end: the renewal is the fallback
+                        log.exception("could not queue the sync of calendars marked due")
         finally:
             listener.close()
 
