@@ -177,3 +177,19 @@ def test_ca_file_wins_over_requests_ca_bundle(
     monkeypatch.setenv("SSL_CERT_FILE", str(bogus))
     provider = make_provider(graph_fake, auth=make_auth(graph_fake))
     assert [c.name for c in provider.list_calendars()] == ["Calendar"]
+
+
+def test_a_meeting_its_organizer_cancelled_is_pulled_as_cancelled(
+    graph_fake: MicrosoftGraphFake,
+) -> None:
+    fake = graph_fake
+    calendar = fake.default_calendar_id
+    meeting = put(fake, "Review", NOW + timedelta(days=2))
+    provider = make_provider(fake)
+    full = pull_all(provider, calendar, None, WINDOW)
+    assert full.changed[meeting].content.status == "confirmed"
+    fake.cancel_for_attendee(meeting)  # it stays in the attendee's calendar, isCancelled
+    delta = pull_all(provider, calendar, full.final.cursor, WINDOW)
+    assert delta.changed[meeting].content.status == "cancelled"
+    assert delta.changed[meeting].content.summary == "Canceled: Review"
+    assert not delta.deleted
