@@ -24,10 +24,10 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from tests.fakes._graph_store import Instance, Item, instants, local_of
+from tests.fakes._graph_store import Instance, Item, instants, local_of, occurrence_starts
 from tests.fakes._graph_wire import (
     bad_request,
     copy_json,
@@ -204,6 +204,8 @@ def prepare(item: Item, organizer: dict[str, Any]) -> Item:
     """Work out, at write time, what rendering the item needs (its instants, its base),
     as a server stores what it serves: a listing then only assembles."""
     instants(item)
+    if item.type == "seriesMaster":
+        occurrence_starts(item, date.min, date.min)  # walks a series with an end once
     item.__dict__["_base"] = (organizer, _base(item, organizer))
     return item
 

@@ -154,8 +154,19 @@ def occurrence_starts(master: Item, first: date, last: date) -> list[tuple[datet
     """(original start UTC, end UTC) of the master's occurrences whose local date is in range.
 
     Occurrences repeat in the master's local wall time (its start zone), so they keep
-    their clock time across daylight-saving changes.
+    their clock time across daylight-saving changes. A series with an end is walked
+    once per (immutable) item and kept, like `instants`.
     """
+    if master.fields["recurrence"]["range"]["type"] != "noEnd":
+        every: list[tuple[date, datetime, datetime]] | None = master.__dict__.get("_occurrences")
+        if every is None:
+            every = _walk(master, None)
+            master.__dict__["_occurrences"] = every
+        return [(start, end) for day, start, end in every if first <= day <= last]
+    return [(start, end) for day, start, end in _walk(master, last) if day >= first]
+
+
+def _walk(master: Item, until: date | None) -> list[tuple[date, datetime, datetime]]:
     start_local, end_local = local_of(master.fields["start"]), local_of(master.fields["end"])
     start_zone = master.fields["start"]["timeZone"]
     same_zone = master.fields["end"]["timeZone"] == start_zone
@@ -163,9 +174,7 @@ def occurrence_starts(master: Item, first: date, last: date) -> list[tuple[datet
     master_start, master_end = instants(master)
     absolute_duration = master_end - master_start
     found = []
-    for day in recurrence.occurrence_dates(master.fields["recurrence"], until=last):
-        if day < first:
-            continue
+    for day in recurrence.occurrence_dates(master.fields["recurrence"], until=until):
         local = datetime.combine(day, start_local.time())
         start = _wall_to_utc(local, start_zone)
         end = (
@@ -173,7 +182,7 @@ def occurrence_starts(master: Item, first: date, last: date) -> list[tuple[datet
             if same_zone
             else start + absolute_duration
         )
-        found.append((start, end))
+        found.append((day, start, end))
     return found
 
 
