@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes import _graph_recurrence as recurrence
-from tests.fakes._graph_render import normal_property_id, property_key
+from tests.fakes._graph_render import normal_property_id, prepare, property_key
 from tests.fakes._graph_store import (
     FakeCalendar,
     Item,
@@ -265,6 +265,7 @@ class EventWritesMixin:
 
     if TYPE_CHECKING:
 
+        def _organizer(self) -> dict[str, Any]: ...
         def _emit_change(
             self, calendar_id: str, resource_id: str, change_type: str, etag: str | None = None
         ) -> None: ...
@@ -342,7 +343,7 @@ class EventWritesMixin:
             + secrets.token_hex(16).upper()
             + "00000000",
         )
-        cal.items[item.id] = item
+        cal.items[item.id] = prepare(item, self._organizer())
         cal.touched[item.id] = seq
         if transaction:
             self._transactions[transaction] = item.id
@@ -377,7 +378,7 @@ class EventWritesMixin:
                 exceptions={} if reshaped else top.exceptions,
                 cancelled={} if reshaped else top.cancelled,
             )
-            cal.items[top.id] = updated
+            cal.items[top.id] = prepare(updated, self._organizer())
             cal.touched[top.id] = seq
             self._emit_change(cal.id, top.id, "updated", updated.etag)
             return updated, None
@@ -411,7 +412,10 @@ class EventWritesMixin:
             master_id=top.id,
             original_start=original,
         )
-        cal.items[top.id] = replace(top, exceptions={**top.exceptions, original: exception})
+        prepare(exception, self._organizer())
+        cal.items[top.id] = prepare(
+            replace(top, exceptions={**top.exceptions, original: exception}), self._organizer()
+        )
         cal.touched[top.id] = seq
         self._emit_change(cal.id, event_id, "updated", exception.etag)
         return exception, original
@@ -437,8 +441,9 @@ class EventWritesMixin:
         existing = top.exceptions.get(original)
         self._check_etag(if_match, (existing or top).etag)
         exceptions = {k: v for k, v in top.exceptions.items() if k != original}
-        cal.items[top.id] = replace(
-            top, exceptions=exceptions, cancelled={**top.cancelled, original: seq}
+        cal.items[top.id] = prepare(
+            replace(top, exceptions=exceptions, cancelled={**top.cancelled, original: seq}),
+            self._organizer(),
         )
         cal.touched[top.id] = seq
         self._emit_change(cal.id, event_id, "deleted")

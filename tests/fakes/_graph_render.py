@@ -24,10 +24,10 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from tests.fakes._graph_store import Instance, Item, local_of
+from tests.fakes._graph_store import Instance, Item, instants, local_of, occurrence_starts
 from tests.fakes._graph_wire import (
     bad_request,
     copy_json,
@@ -153,12 +153,12 @@ def _when(instant: datetime, stored: dict[str, Any], all_day: bool, label: str) 
     return {"dateTime": format_local(instant.astimezone(zone(label))), "timeZone": label}
 
 
-def _shared(item: Item, options: RenderOptions, organizer: dict[str, Any]) -> dict[str, Any]:
-    """What every instance rendered from ``item`` has in common."""
+def _base(item: Item, organizer: dict[str, Any]) -> dict[str, Any]:
+    """What every rendering of ``item`` has in common, whatever the request's options."""
     fields = item.fields
     body = fields.get("body") or {"contentType": "text", "content": ""}
     location = fields.get("location") or {}
-    shared: dict[str, Any] = {
+    return {
         "createdDateTime": format_instant(item.created),
         "lastModifiedDateTime": format_instant(item.modified),
         "changeKey": item.change_key,
@@ -184,7 +184,6 @@ def _shared(item: Item, options: RenderOptions, organizer: dict[str, Any]) -> di
         "isDraft": False,
         "hideAttendees": fields.get("hideAttendees", False),
         "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
-        "body": _body(body, options.text_body),
         "location": _location(location),
         "locations": [_location(location)] if location.get("displayName") else [],
         "attendees": [
@@ -197,7 +196,30 @@ def _shared(item: Item, options: RenderOptions, organizer: dict[str, Any]) -> di
         ],
         "organizer": organizer,
         "onlineMeeting": None,
+        "recurrence": copy_json(fields.get("recurrence")),
     }
+
+
+def prepare(item: Item, organizer: dict[str, Any]) -> Item:
+    """Work out, at write time, what rendering the item needs (its instants, its base),
+    as a server stores what it serves: a listing then only assembles."""
+    instants(item)
+    if item.type == "seriesMaster":
+        occurrence_starts(item, date.min, date.min)  # walks a series with an end once
+    item.__dict__["_base"] = (organizer, _base(item, organizer))
+    return item
+
+
+def _shared(item: Item, options: RenderOptions, organizer: dict[str, Any]) -> dict[str, Any]:
+    """What every instance rendered from ``item`` with these options has in common."""
+    memo = item.__dict__.get("_base")
+    if memo is None or memo[0] != organizer:
+        memo = (organizer, _base(item, organizer))
+        item.__dict__["_base"] = memo
+    fields = item.fields
+    shared = dict(memo[1])
+    body = fields.get("body") or {"contentType": "text", "content": ""}
+    shared["body"] = _body(body, options.text_body)
     if options.expand is not None:
         shared["singleValueExtendedProperties"] = [
             copy_json(p)
@@ -239,6 +261,7 @@ def render(
             cache[key] = (item, shared)
     fields = item.fields
     all_day = shared["isAllDay"]
+    recurrence = shared["recurrence"]
     start_label = options.zone_name or default_zone or fields["start"]["timeZone"]
     end_label = options.zone_name or default_zone or fields["end"]["timeZone"]
     occurrence = event_type == "occurrence"
@@ -255,7 +278,7 @@ def render(
         "webLink": f"https://outlook.office365.com/owa/?itemid={instance_id}&exvsurl=1&path=/calendar/item",
         "start": _when(start, fields["start"], all_day, start_label),
         "end": _when(end, fields["end"], all_day, end_label),
-        "recurrence": None if occurrence else copy_json(fields.get("recurrence")),
+        "recurrence": None if occurrence else recurrence,
     }
     if original_start is not None:
         event["originalStart"] = format_whole_instant(original_start)
@@ -264,7 +287,8 @@ def render(
     if options.select is not None:
         keep = options.select | {"@odata.etag", "id", "singleValueExtendedProperties"}
         event = {k: v for k, v in event.items() if k in keep}
-    return event
+    # Without a cache the caller may keep or change what it gets: nothing shared.
+    return event if cache is not None else copy_json(event)
 
 
 def render_instance(

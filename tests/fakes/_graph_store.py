@@ -109,6 +109,20 @@ def instant_of(when: dict[str, Any]) -> datetime:
     return local_of(when).replace(tzinfo=zone(when["timeZone"])).astimezone(UTC)
 
 
+def instants(item: Item) -> tuple[datetime, datetime]:
+    """The item's start and end as UTC instants, worked out once per (immutable) item.
+
+    The memo sits in the frozen instance's ``__dict__``; a write builds a new `Item`,
+    which starts without one. Writes fill it at once (`_graph_render.prepare`), as a
+    server would store what it serves, so listings do not parse every stored time.
+    """
+    memo: tuple[datetime, datetime] | None = item.__dict__.get("_instants")
+    if memo is None:
+        memo = (instant_of(item.fields["start"]), instant_of(item.fields["end"]))
+        item.__dict__["_instants"] = memo
+    return memo
+
+
 def _wall_to_utc(local: datetime, zone_name: str) -> datetime:
     return local.replace(tzinfo=zone(zone_name)).astimezone(UTC)
 
@@ -117,13 +131,13 @@ def _wall_to_utc(local: datetime, zone_name: str) -> datetime:
 
 
 def single_instance(item: Item) -> Instance:
-    start, end = instant_of(item.fields["start"]), instant_of(item.fields["end"])
+    start, end = instants(item)
     return Instance(item.id, item.id, "singleInstance", start, end, item.seq, item)
 
 
 def exception_instance(master: Item, exception: Item) -> Instance:
     assert exception.original_start is not None
-    start, end = instant_of(exception.fields["start"]), instant_of(exception.fields["end"])
+    start, end = instants(exception)
     return Instance(
         occurrence_id(master.id, exception.original_start),
         master.id,
@@ -140,17 +154,27 @@ def occurrence_starts(master: Item, first: date, last: date) -> list[tuple[datet
     """(original start UTC, end UTC) of the master's occurrences whose local date is in range.
 
     Occurrences repeat in the master's local wall time (its start zone), so they keep
-    their clock time across daylight-saving changes.
+    their clock time across daylight-saving changes. A series with an end is walked
+    once per (immutable) item and kept, like `instants`.
     """
+    if master.fields["recurrence"]["range"]["type"] != "noEnd":
+        every: list[tuple[date, datetime, datetime]] | None = master.__dict__.get("_occurrences")
+        if every is None:
+            every = _walk(master, None)
+            master.__dict__["_occurrences"] = every
+        return [(start, end) for day, start, end in every if first <= day <= last]
+    return [(start, end) for day, start, end in _walk(master, last) if day >= first]
+
+
+def _walk(master: Item, until: date | None) -> list[tuple[date, datetime, datetime]]:
     start_local, end_local = local_of(master.fields["start"]), local_of(master.fields["end"])
     start_zone = master.fields["start"]["timeZone"]
     same_zone = master.fields["end"]["timeZone"] == start_zone
     wall_duration = end_local - start_local
-    absolute_duration = instant_of(master.fields["end"]) - instant_of(master.fields["start"])
+    master_start, master_end = instants(master)
+    absolute_duration = master_end - master_start
     found = []
-    for day in recurrence.occurrence_dates(master.fields["recurrence"], until=last):
-        if day < first:
-            continue
+    for day in recurrence.occurrence_dates(master.fields["recurrence"], until=until):
         local = datetime.combine(day, start_local.time())
         start = _wall_to_utc(local, start_zone)
         end = (
@@ -158,7 +182,7 @@ def occurrence_starts(master: Item, first: date, last: date) -> list[tuple[datet
             if same_zone
             else start + absolute_duration
         )
-        found.append((start, end))
+        found.append((day, start, end))
     return found
 
 
@@ -188,7 +212,8 @@ def occurrence_at(master: Item, original: datetime) -> Instance | None:
 def master_instances(master: Item, window_start: datetime, window_end: datetime) -> list[Instance]:
     """Occurrences and exceptions of a series that overlap the window."""
     zone_name = master.fields["start"]["timeZone"]
-    duration = instant_of(master.fields["end"]) - instant_of(master.fields["start"])
+    master_start, master_end = instants(master)
+    duration = master_end - master_start
     tz = zone(zone_name)
     first = (window_start - duration).astimezone(tz).date() - timedelta(days=1)
     last = window_end.astimezone(tz).date() + timedelta(days=1)

@@ -330,21 +330,24 @@ class MicrosoftGraphFake(
         with self.lock:
             self._delete_event(event_id, None, None)
 
-    def cancel_for_attendee(self, occurrence_id: str) -> None:
-        """What an organizer's cancellation of one occurrence leaves in an attendee's
-        mailbox: the occurrence stays listed, as an exception with ``isCancelled`` and a
-        "Canceled: " subject, until the attendee removes it (``isCancelled`` is read-only
-        to clients: "Set to true if the event has been canceled")."""
+    def cancel_for_attendee(self, event_id: str) -> None:
+        """What an organizer's cancellation of a meeting (or of one occurrence) leaves in
+        an attendee's mailbox: the event stays listed, with ``isCancelled`` and a
+        "Canceled: " subject, until the attendee removes it; an occurrence becomes an
+        exception (``isCancelled`` is read-only to clients: "Set to true if the event
+        has been canceled")."""
         with self.lock:
-            _, top, _ = self._locate(occurrence_id, None)
+            _, top, _ = self._locate(event_id, None)
             subject = top.fields.get("subject", "")
-            exception, original = self._patch_event(
-                occurrence_id, {"subject": f"Canceled: {subject}"}, None, None
+            changed, original = self._patch_event(
+                event_id, {"subject": f"Canceled: {subject}"}, None, None
             )
-            assert original is not None
-            cal, top, _ = self._locate(occurrence_id, None)
-            marked = replace(exception, fields={**exception.fields, "isCancelled": True})
-            cal.items[top.id] = replace(top, exceptions={**top.exceptions, original: marked})
+            cal, top, _ = self._locate(event_id, None)
+            marked = replace(changed, fields={**changed.fields, "isCancelled": True})
+            if original is None:
+                cal.items[top.id] = marked
+            else:
+                cal.items[top.id] = replace(top, exceptions={**top.exceptions, original: marked})
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         """The event as ``GET /me/events/{id}`` shows it (UTC), or None when there is none."""

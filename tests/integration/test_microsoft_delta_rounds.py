@@ -22,6 +22,7 @@ from calsync.providers import _graph_delta
 from calsync.sync import SyncEngine
 from tests.fakes.graph_testing import event_body
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
+from tests.fixtures.e2e import BOTH_BACKENDS
 from tests.fixtures.e2e_microsoft import MicrosoftE2E, microsoft_e2e
 
 __all__ = ["microsoft_e2e"]
@@ -110,6 +111,7 @@ def test_a_cancellation_in_the_round_of_its_series_change_reaches_the_store(
     assert sorted((e["start"], e["summary"]) for e in e2e.read()) == view
 
 
+@pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
 def test_a_restarted_daemon_places_a_removed_occurrence_without_a_full_reconcile(
     microsoft_e2e: MicrosoftE2E, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +135,7 @@ def test_a_restarted_daemon_places_a_removed_occurrence_without_a_full_reconcile
     assert [e["summary"] for e in e2e.read() if e["summary"] != "Weekly"] == ["Single"]
 
 
+@pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
 @pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
 def test_a_reconcile_keeps_events_that_merely_left_the_window(
     microsoft_e2e: MicrosoftE2E, code: str

@@ -95,6 +95,8 @@ def test_an_incremental_round_batches_the_changed_masters(
     assert [len(b["requests"]) for b in batch] == [20, 5]
     for item in batch[0]["requests"]:
         assert item["method"] == "GET" and item["url"].startswith("/me/events/")
+        # Relative to the version root, the query as Microsoft's batch examples write it.
+        assert "?$expand=singleValueExtendedProperties($filter=id%20eq%20'" in item["url"]
         assert "outlook.timezone" in item["headers"]["Prefer"]  # not inherited from the batch
     assert _single_gets(fake) == 0
 

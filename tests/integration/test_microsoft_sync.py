@@ -124,6 +124,22 @@ def test_a_cursor_without_membership_reconciles_removals_it_cannot_place(
     assert pull_all(first, calendar, json.dumps(older), WINDOW).deleted == {gone}
 
 
+def test_a_process_that_never_listed_in_full_writes_no_membership(
+    graph_fake: MicrosoftGraphFake,
+) -> None:
+    fake = graph_fake
+    calendar = fake.default_calendar_id
+    put(fake, "Known", NOW + timedelta(days=2))
+    full = pull_all(make_provider(fake), calendar, None, WINDOW)
+    older = json.loads(str(full.final.cursor))
+    del older["series"]
+    put(fake, "New", NOW + timedelta(days=3))
+    # What one round lists is not every instance: it must not pass for the whole.
+    delta = pull_all(make_provider(fake), calendar, json.dumps(older), WINDOW)
+    assert [e.content.summary for e in delta.changed.values()] == ["New"]
+    assert "series" not in json.loads(str(delta.final.cursor))
+
+
 def test_the_encrypted_token_cache_spares_a_restart_the_token_request(
     graph_fake: MicrosoftGraphFake, tmp_path: Path
 ) -> None:
@@ -161,3 +177,19 @@ def test_ca_file_wins_over_requests_ca_bundle(
     monkeypatch.setenv("SSL_CERT_FILE", str(bogus))
     provider = make_provider(graph_fake, auth=make_auth(graph_fake))
     assert [c.name for c in provider.list_calendars()] == ["Calendar"]
+
+
+def test_a_meeting_its_organizer_cancelled_is_pulled_as_cancelled(
+    graph_fake: MicrosoftGraphFake,
+) -> None:
+    fake = graph_fake
+    calendar = fake.default_calendar_id
+    meeting = put(fake, "Review", NOW + timedelta(days=2))
+    provider = make_provider(fake)
+    full = pull_all(provider, calendar, None, WINDOW)
+    assert full.changed[meeting].content.status == "confirmed"
+    fake.cancel_for_attendee(meeting)  # it stays in the attendee's calendar, isCancelled
+    delta = pull_all(provider, calendar, full.final.cursor, WINDOW)
+    assert delta.changed[meeting].content.status == "cancelled"
+    assert delta.changed[meeting].content.summary == "Canceled: Review"
+    assert not delta.deleted

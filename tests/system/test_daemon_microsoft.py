@@ -271,3 +271,47 @@ def test_a_subscription_brings_graph_changes_at_once(
             "the removed subscription's channel to be forgotten",
         )
         assert world.terminate() == 0, world.daemon.logs()
+
+
+def test_a_restarted_daemon_places_a_removed_occurrence_from_the_cursor(
+    fake: MicrosoftGraphFake, tmp_path: Path
+) -> None:
+    """The series membership of occurrence ids lives in the stored cursor, not in the
+    process: after a restart, an occurrence's ``@removed`` is placed (a cancelled
+    occurrence of its series) without listing the calendar again."""
+    calendar = fake.default_calendar_id
+    weeks = [SOON + timedelta(days=7 * n) for n in range(4)]
+    recurrence = {
+        "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [SOON.strftime("%A").lower()],
+                    "firstDayOfWeek": "monday"},
+        "range": {"type": "numbered", "startDate": SOON.date().isoformat(),
+                  "numberOfOccurrences": 4},
+    }  # fmt: skip
+    master = fake.put_event(calendar, event_body("Weekly", SOON, recurrence=recurrence))
+    app = app_table(fake, tmp_path)
+    account = add_account(fake, tmp_path, app)
+
+    def starts(world: DaemonWorld) -> list[str]:
+        return sorted(e["start"] for e in world.read() if e["summary"] == "Weekly")
+
+    with running_daemon(tmp_path, account, extra=app) as first:
+        first.wait(lambda: starts(first) == [iso(w) for w in weeks], "the series")
+        assert first.terminate() == 0, first.daemon.logs()
+    with fake.lock:
+        rounds_started = sum(1 for r in fake.requests if "startDateTime" in r.query)
+    [occurrence] = [
+        i["id"]
+        for i in fake.instances(calendar, weeks[2], weeks[2] + timedelta(hours=1))
+        if i.get("seriesMasterId") == master
+    ]
+    fake.delete_event(occurrence)
+    with running_daemon(tmp_path, account, extra=app) as second:
+        expected = [iso(w) for n, w in enumerate(weeks) if n != 2]
+        second.wait(lambda: starts(second) == expected, "the cancelled occurrence to go")
+        second.wait_for_passes(1)
+        assert starts(second) == expected
+        with fake.lock:
+            assert sum(1 for r in fake.requests if "startDateTime" in r.query) == rounds_started, (
+                "the restarted daemon listed the calendar again"
+            )
+        assert second.terminate() == 0, second.daemon.logs()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Hashable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -111,8 +112,23 @@ def _window(parsed: ParsedQuery) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _accounts(uow: UnitOfWork, parsed: ParsedQuery) -> dict[str, AccountRecord]:
-    accounts = uow.availability.accounts_by_sub(parsed.subs)
+class _Reads:
+    """The request's read transaction, begun only when a cache misses: a question over
+    cached members needs no transaction beyond the versions' one statement."""
+
+    def __init__(self, services: ApiServices, stack: ExitStack) -> None:
+        self._services = services
+        self._stack = stack
+        self._uow: UnitOfWork | None = None
+
+    def __call__(self) -> UnitOfWork:
+        if self._uow is None:
+            self._uow = self._stack.enter_context(self._services.store.read())
+        return self._uow
+
+
+def _accounts(services: ApiServices, parsed: ParsedQuery) -> dict[str, AccountRecord]:
+    accounts = services.store.accounts_by_sub(parsed.subs)
     unknown = [sub for sub in parsed.subs if sub not in accounts]
     if unknown:
         raise ValidationError(
@@ -127,7 +143,7 @@ def _accounts(uow: UnitOfWork, parsed: ParsedQuery) -> dict[str, AccountRecord]:
 
 
 def _rules(
-    uow: UnitOfWork,
+    reads: _Reads,
     parsed: ParsedQuery,
     accounts: Mapping[str, AccountRecord],
     cache: BusyCache[Any],
@@ -154,7 +170,7 @@ def _rules(
             found[sub] = kept
     missing = [sub for sub in managed if sub not in found]
     if missing:
-        stored = uow.availability.rules_of([accounts[sub].pk for sub in missing])
+        stored = reads().availability.rules_of([accounts[sub].pk for sub in missing])
         for sub in missing:
             records = tuple(stored[accounts[sub].pk])
             found[sub] = (records, [core_rule(r) for r in records])
@@ -168,13 +184,13 @@ def _rules(
 
 
 def _check_calendars(
-    uow: UnitOfWork, parsed: ParsedQuery, accounts: Mapping[str, AccountRecord]
+    reads: _Reads, parsed: ParsedQuery, accounts: Mapping[str, AccountRecord]
 ) -> None:
     problems: dict[str, list[dict[str, str]]] = {}
     for sub, ids in parsed.calendar_ids.items():
         if ids is None:
             continue
-        unknown = set(ids) - uow.availability.known_calendar_ids(accounts[sub].pk, ids)
+        unknown = set(ids) - reads().availability.known_calendar_ids(accounts[sub].pk, ids)
         if unknown:
             problems[f"{parsed.fields[sub]}.calendar_ids"] = [
                 {
@@ -187,19 +203,24 @@ def _check_calendars(
 
 
 def answer(services: ApiServices, parsed: ParsedQuery, body_key: bytes) -> bytes:
-    """The rendered answer (see the module doc for the reads and the caches)."""
-    with services.store.read() as uow:
-        accounts = _accounts(uow, parsed)
-        versions = tuple(
-            (sub, accounts[sub].pk, accounts[sub].last_change_seq, accounts[sub].email)
-            for sub in parsed.subs
-        )
-        cache_key = ("availability", body_key, versions)
-        cached = services.read_cache.get(cache_key)
-        if cached is not None:
-            return cached
-        _check_calendars(uow, parsed, accounts)
-        rules, calendars = _rules(uow, parsed, accounts, services.rules_cache)
+    """The rendered answer (see the module doc for the reads and the caches).
+
+    The versions are read first, in one statement; whatever a cache misses is read
+    after them in one transaction, so it is at least as new as the versions it is kept
+    under (the caches' rule)."""
+    accounts = _accounts(services, parsed)
+    versions = tuple(
+        (sub, accounts[sub].pk, accounts[sub].last_change_seq, accounts[sub].email)
+        for sub in parsed.subs
+    )
+    cache_key = ("availability", body_key, versions)
+    cached = services.read_cache.get(cache_key)
+    if cached is not None:
+        return cached
+    with ExitStack() as stack:
+        reads = _Reads(services, stack)
+        _check_calendars(reads, parsed, accounts)
+        rules, calendars = _rules(reads, parsed, accounts, services.rules_cache)
         window = _window(parsed)
         busy: dict[str, list[Interval]] = {}
         busy_keys: dict[str, Hashable] = {}
@@ -209,7 +230,7 @@ def answer(services: ApiServices, parsed: ParsedQuery, body_key: bytes) -> bytes
             busy_key = (account.pk, account.last_change_seq, account.email, ids, window)
             found = services.busy_cache.get(busy_key)
             if found is None:
-                rows = uow.availability.busy_rows(account.pk, ids, window)
+                rows = reads().availability.busy_rows(account.pk, ids, window)
                 found = busy_intervals(rows, window, account.email, services.series_cache)
                 services.busy_cache.put(busy_key, found)
             busy[sub] = found

@@ -169,7 +169,7 @@ def to_content(item: dict[str, Any], *, master_zone: str | None = None) -> Event
         ),
         organizer=_person(organizer, "accepted") if isinstance(organizer, dict) else None,
         transparency="transparent" if show_as == "free" else "opaque",
-        status="tentative" if show_as == "tentative" else "confirmed",
+        status=_status(item),
         recurrence=recurrence,
         original_start=original,
         private=item.get("sensitivity") in ("private", "confidential"),
@@ -191,6 +191,14 @@ def to_remote_event(item: dict[str, Any], *, master_zone: str | None = None) -> 
         master_remote_id=master if isinstance(master, str) else None,
         origin_event_uid=origin_of(item),
     )
+
+
+def _status(item: dict[str, Any]) -> str:
+    """``isCancelled``: an organizer cancelled the meeting; an attendee's calendar keeps it
+    ("Canceled: ...") until removed, and it blocks no time any more."""
+    if item.get("isCancelled") is True:
+        return "cancelled"
+    return "tentative" if item.get("showAs") == "tentative" else "confirmed"
 
 
 def cancelled_override(remote_id: str, master_id: str, original: date | datetime) -> RemoteEvent:

@@ -17,7 +17,10 @@ JSON, stored by the engine like any provider's cursor (``sync_cursors.cursor``):
 Entries whose original start lies more than `KEEP_BEFORE_WINDOW` before the
 window are dropped when the cursor is written: Graph no longer lists them, so
 no removal will name them. A cursor without ``series`` (written before it was
-kept) is still read: removals it cannot place reconcile as before.
+kept) is still read: removals it cannot place reconcile as before. Membership is
+written only when it is whole (gathered since a full round); a process that
+continues such an older cursor writes none either, since what it lists in one
+round is not every instance of the calendar.
 """
 
 from __future__ import annotations
@@ -71,12 +74,15 @@ def dump_cursor(
             if original < horizon.date():
                 continue
             groups.setdefault((master_id, True), {})[key] = original.toordinal()
-    document = {
+    document: dict[str, object] = {
         "link": link,
         "start": _stamp(bounds[0]),
         "end": _stamp(bounds[1]),
-        "series": [[master, int(all_day), keys] for (master, all_day), keys in groups.items()],
     }
+    if instances is not None:
+        document["series"] = [
+            [master, int(all_day), keys] for (master, all_day), keys in groups.items()
+        ]
     return json.dumps(document, separators=(",", ":"))
 
 

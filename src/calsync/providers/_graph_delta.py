@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -131,17 +130,16 @@ class DeltaPull:
         return self._get(self.path, params)
 
     def _rounds(self, first: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """The round's pages, each next one requested while the caller works on this one
-        (converting it, storing it): the wait for Graph overlaps the store's writes."""
+        # Not read ahead in a thread: a page is ~2 MB of JSON in ~16 KiB TLS reads, and
+        # a reader thread waiting for the GIL after each read while the store works cost
+        # more CPU than the overlap saved (bench/graph_sync.py, RESULTS.md).
         page = first
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-delta") as ahead:
-            while True:
-                link = page.get("@odata.nextLink")
-                following = ahead.submit(self._get, str(link)) if link else None
-                yield page
-                if following is None:
-                    return
-                page = following.result()
+        while True:
+            yield page
+            link = page.get("@odata.nextLink")
+            if not link:
+                return
+            page = self._get(str(link))
 
     def _event(self, event_id: str, query: dict[str, str] | None = None) -> dict[str, Any] | None:
         try:
@@ -163,6 +161,7 @@ class DeltaPull:
         self, first: dict[str, Any], bounds: tuple[datetime, datetime]
     ) -> Iterator[PullPage]:
         self.memory.instances.clear()
+        self.memory.complete = False  # until this round's last page: it may fail midway
         for page in self._rounds(first):
             changed = self._listed(page.get("value") or ())
             if page.get("@odata.nextLink"):
@@ -176,7 +175,7 @@ class DeltaPull:
             yield PullPage(
                 changed=tuple(changed),
                 final=True,
-                cursor=dump_cursor(str(link), bounds, self.memory.instances),
+                cursor=dump_cursor(str(link), bounds, self._membership()),
                 full_listing=True,
                 # calendarView lists what overlaps the round's window, nothing else.
                 window=SyncWindow(*bounds),
@@ -221,10 +220,14 @@ class DeltaPull:
                     changed=tuple(changed + extra),
                     deleted=tuple(deleted),
                     final=True,
-                    cursor=dump_cursor(str(new_link), bounds, self.memory.instances),
+                    cursor=dump_cursor(str(new_link), bounds, self._membership()),
                 )
             ]
         )
+
+    def _membership(self) -> Membership | None:
+        """What the next cursor carries: the membership only when it is whole."""
+        return self.memory.instances if self.memory.complete else None
 
     # -- instances -> masters and overrides -----------------------------------------------------
 

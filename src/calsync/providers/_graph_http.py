@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 THROTTLED = frozenset({429, 503, 504})
 #: "JSON batch requests are currently limited to 20 individual requests."
 MAX_BATCH = 20
+#: Left as is in a batched request's query: OData's own punctuation.
+ODATA_SAFE = "$(),'=:"
 
 
 class GraphApiError(ProviderError):
@@ -74,9 +76,15 @@ class BatchAnswer:
 
 
 def relative_url(path: str, params: Mapping[str, str] | None = None) -> str:
-    """A ``$batch`` request's url: relative to the version root, query encoded."""
+    """A ``$batch`` request's url: relative to the version root (``/me/events/{id}``).
+
+    The query is written as Microsoft's batch examples write it (``$select=...``, OData
+    punctuation as is), only spaces and what a URL cannot carry are percent-encoded.
+    """
     quoted = "/".join(quote(part, safe="=") for part in path.split("/"))
-    return f"{quoted}?{urlencode(params, quote_via=quote)}" if params else quoted
+    if not params:
+        return quoted
+    return f"{quoted}?{urlencode(params, quote_via=quote, safe=ODATA_SAFE)}"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -10,7 +10,11 @@ from calsync.config.schema import Key, KeyType, Section
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com/common"
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com/v1.0"
-DEFAULT_PAGE_SIZE = 250
+#: Large pages: a calendarView round lists every occurrence (a weekly series is 50 a
+#: year), and each page is one request and one store batch (bench/graph_sync.py: 1,000
+#: instead of 250 took 10,000 events' first sync from 76 requests to 22 and ~9 % less
+#: CPU). Graph may send fewer than asked.
+DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 
 CONFIG_SECTION = Section(
@@ -86,7 +90,8 @@ CONFIG_SECTION = Section(
             "page_size",
             KeyType.INT,
             DEFAULT_PAGE_SIZE,
-            "Events per calendarView/delta page (Prefer: odata.maxpagesize).",
+            "Events per calendarView/delta page (Prefer: odata.maxpagesize) and series "
+            "masters per page of their listing ($top); Graph may send fewer.",
             minimum=1,
             maximum=MAX_PAGE_SIZE,
         ),

@@ -11,6 +11,7 @@ provider  cursor                               expiry
 ========  ===================================  ==============================
 Google    nextSyncToken                        410 -> `CursorExpired`
 Graph     JSON: @odata.deltaLink + its window  410 / syncStateNotFound
+          + series membership of instances
 CalDAV    sync-collection token (or ctag +     403/409/412 valid-sync-token
           etags when sync-collection missing)
 ICS       ETag / Last-Modified of the feed     never expires; 304 = unchanged
@@ -18,8 +19,10 @@ ICS       ETag / Last-Modified of the feed     never expires; 304 = unchanged
 
 With ``cursor=None`` a provider lists the whole calendar (inside the window
 for windowed protocols) and marks the final page ``full_listing=True``; only
-then may the engine treat an absent event as deleted. An incremental pull
-reports deletions explicitly in ``deleted``.
+then may the engine treat an absent event as deleted. A windowed listing also
+names its window (``window``): an absent event that lies wholly outside it
+left the window and is not deleted. An incremental pull reports deletions
+explicitly in ``deleted``.
 """
 
 from __future__ import annotations

@@ -242,6 +242,19 @@ class Store:
         with _store_errors(), Session(self._get_engine()) as session:
             yield UnitOfWork(session, writable=False)
 
+    def accounts_by_sub(self, subs: Sequence[str]) -> dict[str, AccountRecord]:
+        """The accounts of ``subs`` that exist, by sub: one statement outside any unit of
+        work. The availability query reads its members' versions so on every request
+        (a cached answer needs nothing else), without BEGIN and ROLLBACK round trips."""
+        from calsync.store.repos import busy
+
+        with _store_errors():
+            connection = self._get_engine().connect()
+            if self._backend == "postgresql":
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            with connection:
+                return busy.accounts_on(connection, subs)
+
     def resolve_access_token(self, plaintext: str) -> tuple[datetime | None, AccountRecord] | None:
         """``(expires_at, account)`` of a live access token, else None: the API's
         per-request auth, one query outside any unit of work (see `tokens.resolve_access`)."""

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Text, bindparam, cast, select, union_all
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from calsync.store.event_codec import content_from_values
@@ -164,11 +165,16 @@ def _busy_row(row: Any) -> BusyRow:
 
 def accounts_by_sub(session: Session, subs: Sequence[str]) -> dict[str, AccountRecord]:
     """The accounts of ``subs`` that exist (one query), by sub."""
+    return accounts_on(session.connection(), subs)
+
+
+def accounts_on(connection: Connection, subs: Sequence[str]) -> dict[str, AccountRecord]:
+    """`accounts_by_sub` on a bare connection (`Store.accounts_by_sub`)."""
     if not subs:
         return {}
     # Core rows, not ORM entities, and a statement built once: this runs on every
     # availability request, cached answers included.
-    found = session.connection().execute(_ACCOUNTS, {"subs": list(subs)})
+    found = connection.execute(_ACCOUNTS, {"subs": list(subs)})
     return {row.sub: account_record(row) for row in found}
 
 
