@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from calsync.api.availability_busy import busy_intervals
 from calsync.api.expand import MAX_OCCURRENCES_PER_SERIES, Occurrence, expand_series
-from calsync.api.expand_rrule import plain_rule_spans
+from calsync.api.expand_rrule import _stepped, plain_rule_spans
 from calsync.model import EventContent
 from calsync.store.event_codec import content_columns
 from calsync.store.records import BusyRow
@@ -274,3 +274,31 @@ def test_rules_outside_the_fast_path_go_to_the_library() -> None:
     assert plain_rule_spans(plain, True, window, MAX_OCCURRENCES_PER_SERIES) is None
     assert plain_rule_spans(plain, False, window, 5) is None  # more than the cap
     assert len(plain_rule_spans(plain, False, window, 40) or []) == 30
+
+
+def test_a_stepped_rule_keeps_its_wall_time_across_dst_without_dateutil_iterating() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 16, 9, 0, 0, 250, tzinfo=zone)  # microseconds: dateutil drops them
+    rule = "RRULE:FREQ=WEEKLY;INTERVAL=2;UNTIL=20260427T070000Z"
+    content = EventContent(
+        "s",
+        start.astimezone(UTC),
+        (start + timedelta(hours=1)).astimezone(UTC),
+        tzid="Europe/Berlin",
+        recurrence=(rule,),
+    )
+    assert _stepped("FREQ=WEEKLY;UNTIL=20260427T070000Z;INTERVAL=2", False)[1] is not None
+    window = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC))
+    fast = expand_series("s", (None, content), [], window, ZoneInfo("UTC"))
+    slow = expand_series("s", (None, content), [], window, ZoneInfo("UTC"), fast=False)
+    assert fast == slow
+    # 09:00 Berlin every other week: 08:00Z before the change on 29 March, 07:00Z after
+    # it, the last one on UNTIL exactly; and DTSTART itself with its microseconds (the
+    # rule's own first occurrence has none), which the library lists as one more.
+    assert [(o.start.day, o.start.hour, o.start.microsecond) for o in fast] == [  # type: ignore[union-attr]
+        (16, 8, 0),
+        (16, 8, 250),
+        (30, 7, 0),
+        (13, 7, 0),
+        (27, 7, 0),
+    ]
