@@ -8,9 +8,11 @@ once. Measured:
 
 - time until every calendar has been synced once (lease rows' ``synced_at``),
   from the moment the processes were started (their interpreter start included);
-- steady-state lag: for ``--steady`` seconds afterwards, every 0.5 s, the
-  largest "past due" of any calendar (now - ``due_at``, 0 when none is late),
-  reported as median and max of those samples;
+- steady-state lag: once every calendar has been synced a second time (the
+  first round overruns the interval, so everything is due again when it ends),
+  for ``--steady`` seconds, every 0.5 s, how far past due the calendars are
+  (now - ``due_at``, 0 when not late): the median calendar, and the latest one
+  (median and max over the samples);
 - CPU seconds until all synced (user + system, from /proc): the replicas',
   Radicale's, the PostgreSQL backends' serving the run's database, and the whole
   machine's busy time (all processes, other work included), so what the 2 cores
@@ -94,6 +96,20 @@ class _BackendCpu:
     @property
     def seconds(self) -> float:
         return sum(self._seen.values())
+
+
+def _lock_waits(database: str) -> tuple[int, int]:
+    """Backends of ``database`` running a statement now, and those of them waiting
+    for a lock held by another transaction (``pg_stat_activity``)."""
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'active'), "
+            "count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock') "
+            "FROM pg_stat_activity WHERE datname = %s",
+            (database,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _machine_busy_seconds() -> float:
@@ -187,6 +203,7 @@ def one_run(
     load_before = os.getloadavg()[0]
     try:
         backends = _BackendCpu(name)
+        waits: list[tuple[int, int]] = []
         radicale_cpu0 = _cpu_seconds(server.process.pid)
         busy0 = _machine_busy_seconds()
         t0 = time.monotonic()
@@ -210,6 +227,7 @@ def one_run(
                     tail = (root / f"{name}-{r}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"replica {r} exited with {p.returncode}:\n{tail}")
             backends.sample()
+            waits.append(_lock_waits(name))
             time.sleep(0.5)
         all_synced = time.monotonic() - t0
         cpu = sum(_cpu_seconds(p.pid) for p in procs)
@@ -219,13 +237,26 @@ def one_run(
         machine_cpu = _machine_busy_seconds() - busy0
         load_after = os.getloadavg()[0]
         holders = {r.holder for r in rows}
-        samples = []
+        # The first round overruns the interval (every calendar is due again before
+        # it ends): steady state starts once each calendar was synced a second time.
+        first_done = datetime.now(UTC)
+        t1 = time.monotonic()
+        while time.monotonic() - t1 < 900:
+            with store.read() as uow:
+                rows = uow.sync_leases.list()
+            if all(r.synced_at is not None and r.synced_at > first_done for r in rows):
+                break
+            time.sleep(0.5)
+        second_round = time.monotonic() - t1
+        worst, typical = [], []
         end = time.monotonic() + steady
         while time.monotonic() < end:
             now = datetime.now(UTC)
             with store.read() as uow:
                 dues = [r.due_at for r in uow.sync_leases.list() if r.due_at is not None]
-            samples.append(max([0.0, *((now - d).total_seconds() for d in dues)]))
+            late = [max(0.0, (now - d).total_seconds()) for d in dues] or [0.0]
+            worst.append(max(late))
+            typical.append(statistics.median(late))
             time.sleep(0.5)
         return {
             "all_synced_s": all_synced,
@@ -236,8 +267,14 @@ def one_run(
             "load_start": load_before,
             "load_synced": load_after,
             "holders": float(len(holders)),
-            "lag_median_s": statistics.median(samples),
-            "lag_max_s": max(samples),
+            "second_round_s": second_round,
+            # Of the samples until all synced: how many backends were busy in a
+            # statement, and how many of those waited for a lock (another transaction's).
+            "active_per_sample": statistics.mean(a for a, _ in waits) if waits else 0.0,
+            "lock_waiting_per_sample": statistics.mean(w for _, w in waits) if waits else 0.0,
+            "lag_median_s": statistics.median(typical),
+            "lag_worst_median_s": statistics.median(worst),
+            "lag_worst_max_s": max(worst),
         }
     finally:
         for p in procs:
@@ -305,12 +342,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="calsync-replicas-") as tmp:
         root = Path(tmp)
         server, urls = _radicale(args.root or root, args.calendars, args.events)
+        # With --root, the replicas' configs and logs stay there too (runs/).
+        work = args.root / "runs" if args.root else root
+        work.mkdir(parents=True, exist_ok=True)
         try:
             results: dict[int, list[dict[str, float]]] = {}
             for _ in range(args.runs):
                 for replicas in args.replicas:
                     run = one_run(
-                        root, server, urls, replicas, interval=args.interval, steady=args.steady
+                        work, server, urls, replicas, interval=args.interval, steady=args.steady
                     )
                     results.setdefault(replicas, []).append(run)
                     print(
@@ -326,7 +366,9 @@ def main() -> int:
                     f"CPU replicas {med['cpu_s']:.0f} s, Radicale {med['radicale_cpu_s']:.0f} s, "
                     f"PostgreSQL {med['postgres_cpu_s']:.0f} s, "
                     f"machine {med['machine_cpu_s']:.0f} s of {2 * med['all_synced_s']:.0f}, "
-                    f"steady lag median {med['lag_median_s']:.1f} s, max {med['lag_max_s']:.1f} s"
+                    f"second round {med['second_round_s']:.0f} s; steady lag: median calendar "
+                    f"{med['lag_median_s']:.1f} s, latest calendar median "
+                    f"{med['lag_worst_median_s']:.1f} s / max {med['lag_worst_max_s']:.1f} s"
                 )
         finally:
             server.process.terminate()

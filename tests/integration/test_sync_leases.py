@@ -3,6 +3,7 @@ takeovers and the fence. The daemons themselves are in tests/system/test_replica
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -223,3 +224,48 @@ def test_sync_once_beside_a_replica_leaves_it_its_calendars_and_says_so(
     with store.read() as uow:
         assert {lease.holder for lease in uow.sync_leases.list()} == {None}
         assert all(lease.synced_at is not None for lease in uow.sync_leases.list())
+
+
+def test_the_holder_renews_while_a_sync_of_one_of_its_calendars_is_committing(
+    world: tuple[Store, Settings, AccountSettings],
+) -> None:
+    """The fence locks the lease row against grants only: the holder's renewal does not
+    wait for the sync's open transaction (with ``FOR SHARE`` it did, and the sync's
+    next transaction then waited for the renewal; bench/replicas.py)."""
+    store, settings, _ = world
+    if store.backend == "sqlite":
+        pytest.skip("SQLite serializes every writer; the row lock is PostgreSQL's")
+    a = LeaseKeeper(store, lambda: settings, replica="a")
+    a.tick()
+    pk = min(a.held())
+    token = a.token(pk)
+    assert token is not None
+    inside, release = threading.Event(), threading.Event()
+
+    def syncing() -> None:
+        with FencedStore(store, pk, "a", token).write() as uow:
+            uow.cursors.set(pk, "mid-sync", full_sync_completed=False)
+            inside.set()
+            release.wait(30)
+
+    sync = threading.Thread(target=syncing)
+    sync.start()
+    try:
+        assert inside.wait(10)
+        renewal = threading.Thread(target=a.tick)
+        renewal.start()
+        renewal.join(10)  # a guard: it does not wait for the sync at all
+        assert not renewal.is_alive(), "the renewal waited for the sync's transaction"
+        assert a.token(pk) == token  # renewed, same token
+        # Another replica still cannot be granted the row while the commit is open.
+        with store.write() as uow:
+            uow.sync_leases.renew("a", {p: a.token(p) or 0 for p in a.held()}, utcnow())
+        b = LeaseKeeper(store, lambda: settings, replica="b")
+        b.tick()
+        assert pk not in b.held()
+    finally:
+        release.set()
+        sync.join(10)
+    with store.read() as uow:
+        cursor = uow.cursors.get(pk)
+        assert cursor is not None and cursor.cursor == "mid-sync"

@@ -19,6 +19,10 @@ from tests.fixtures.api import CLIENT_ID, CLIENT_SECRET
 from tests.fixtures.radicale import RadicaleCalendar, RadicaleServer
 from tests.system.harness import DaemonProcess, free_port, wait_for_http
 
+#: A guard for a replica's start (imports, migration check, API up): with several
+#: suites on 2 cores (load ~19) one took over 30 s.
+STARTUP_GUARD = 90.0
+
 SYNCED = re.compile(r"calendar (\d+) synced by replica (\S+) \(token (\d+), pass of (\S+)\)")
 
 
@@ -109,7 +113,11 @@ def start_replica(
         lease_ttl=lease_ttl,
     )
     daemon = DaemonProcess(config, cwd=root / name)
-    wait_for_http(f"http://127.0.0.1:{port}/healthz", daemon)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", daemon, timeout=STARTUP_GUARD)
+    except BaseException:
+        daemon.stop()  # a replica too slow to answer must not outlive the test
+        raise
     return Replica(name, port, daemon)
 
 

@@ -6,10 +6,15 @@
 * `renew` extends the leases a replica still holds (heartbeat); a lease that
   was granted to another replica meanwhile is not renewed and is reported lost.
 * `check` is the fence: every write transaction of a calendar's sync calls it
-  first. It locks the lease row ``FOR SHARE`` (PostgreSQL), so a grant to
-  another replica waits until the commit is done, and raises `LeaseLost`
-  unless the row still names this replica, with this token, unexpired. On
-  SQLite ``BEGIN IMMEDIATE`` serializes the writers anyway.
+  first. It locks the lease row ``FOR KEY SHARE`` (PostgreSQL), which only a
+  grant's ``FOR UPDATE`` conflicts with: another replica cannot be granted the
+  row until the commit is done (it skips it), while the holder's own renewal
+  (an ``UPDATE`` of non-key columns, ``FOR NO KEY UPDATE``) never waits for a
+  sync's transaction. With ``FOR SHARE`` it did, and the sync's next
+  transaction then waited for the renewal, which held the replica's other
+  lease rows (seen in bench/replicas.py, "Several replicas"). It raises
+  `LeaseLost` unless the row still names this replica, with this token,
+  unexpired. On SQLite ``BEGIN IMMEDIATE`` serializes the writers anyway.
 
 Times are the replicas' clocks (NTP-synchronised hosts); a TTL is tens of
 seconds, far above any sane clock skew.
@@ -234,7 +239,7 @@ class SyncLeaseRepo:
         row = self._session.execute(
             select(SyncLease.holder, SyncLease.token, SyncLease.lease_until)
             .where(SyncLease.calendar_id == calendar_pk)
-            .with_for_update(read=True)
+            .with_for_update(read=True, key_share=True)
         ).one_or_none()
         now = utcnow()
         if row is None or row.holder != replica or row.token != token:
