@@ -9,19 +9,24 @@ yields the page, so nothing is stored and the cursor does not move).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from calsync.errors import ProviderError, RateLimited
-from calsync.providers.base import SyncWindow
+from calsync.providers import registry
+from calsync.providers.base import Provider, SyncWindow
+from calsync.sync import SyncEngine
 from tests.contract.provider_contract import pull_all
 from tests.fakes.graph_testing import event_body, graph_fake
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fakes.microsoft_testing import make_provider
+from tests.fixtures.e2e import BOTH_BACKENDS, E2EAccount
+from tests.fixtures.e2e_microsoft import MicrosoftE2E, microsoft_e2e
 
-__all__ = ["graph_fake"]
+__all__ = ["graph_fake", "microsoft_e2e"]
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 WINDOW = SyncWindow(NOW - timedelta(days=10), NOW + timedelta(days=30))
@@ -184,3 +189,55 @@ def test_a_refused_listing_falls_back_to_batches(graph_fake: MicrosoftGraphFake)
     assert all(full.changed[m].content.recurrence for m in masters)
     assert fake.count("POST", "/$batch") == 2
     assert _single_gets(fake) == 0
+
+
+# -- through the sync engine into the store --------------------------------------------
+
+
+def _summaries(e2e: E2EAccount, masters: list[str]) -> list[str]:
+    by_remote = {e.remote_id: e.content.summary for e in e2e.stored()}
+    return [by_remote[m] for m in masters]
+
+
+def _cursor(e2e: E2EAccount) -> str | None:
+    with e2e.store.read() as uow:
+        found = uow.cursors.get(e2e.stored_calendar().pk)
+        return found.cursor if found is not None else None
+
+
+def _waitless(e2e: E2EAccount, waits: list[float]) -> None:
+    def factory(name: str, account_name: str, options: Mapping[str, Any]) -> Provider:
+        provider = registry.create(name, account_name, options)
+        provider.client.sleep = waits.append  # type: ignore[attr-defined]
+        return provider
+
+    e2e.engine = SyncEngine(e2e.store, e2e.settings, provider_factory=factory, clock=e2e.clock)
+
+
+@pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
+def test_a_failed_master_leaves_the_store_as_it_was_and_the_next_pass_catches_up(
+    microsoft_e2e: MicrosoftE2E,
+) -> None:
+    e2e, fake = microsoft_e2e
+    waits: list[float] = []
+    _waitless(e2e, waits)
+    masters = _series(fake)
+    e2e.sync_ok()
+    assert _summaries(e2e, masters) == [f"Series {n}" for n in range(SERIES)]
+    cursor = _cursor(e2e)
+    assert cursor is not None
+    for master_id in masters:
+        fake.patch_event(master_id, {"subject": "changed"})
+    fake.fail_next(403, "ErrorAccessDenied", message="Access is denied.", path_contains=masters[4])
+    failed = e2e.sync()
+    assert not failed.ok
+    assert "403 ErrorAccessDenied" in (e2e.calendar()["sync"]["last_error"] or "")
+    assert _summaries(e2e, masters) == [f"Series {n}" for n in range(SERIES)], "nothing half-done"
+    assert _cursor(e2e) == cursor
+    # A throttled master in the next pass is waited for, inside the pass.
+    fake.fail_next(429, retry_after=0.5, path_contains=masters[11])
+    e2e.clock.advance_to(e2e.clock() + timedelta(hours=1))  # past the failure's backoff
+    e2e.sync_ok()
+    assert waits == [0.5]
+    assert _summaries(e2e, masters) == ["changed"] * SERIES
+    assert e2e.calendar()["sync"]["last_error"] is None

@@ -3,9 +3,9 @@ overflow later (a sync window before year 1) is refused by `calsync config check
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,8 +17,7 @@ from calsync.config.schema import Key
 from calsync.config.sections import ACCOUNT, CORE_SECTIONS
 from calsync.daemon import bootstrap
 from calsync.errors import ConfigError
-from calsync.store import Store
-from calsync.sync import SyncEngine
+from calsync.sync.calendar_pass import sync_window
 
 NUMERIC = (KeyType.INT, KeyType.FLOAT, KeyType.DURATION)
 PROVIDERS = bootstrap.provider_schemas()
@@ -97,5 +96,5 @@ def test_the_largest_window_still_computes() -> None:
         },
         Path("calsync.toml"),
     )
-    window = SyncEngine(cast(Store, None), settings)._window()
+    window = sync_window(settings.sync, datetime.now(UTC))
     assert (window.end - window.start).days == past.maximum + future.maximum

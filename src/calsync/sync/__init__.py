@@ -12,10 +12,12 @@ The three sync entry points go through one `AccountGate` (`gate`): backoff,
 one run per account at a time.
 
 Modules: `state` and `actions` (the planner's data), `planner` (pure),
-`apply` (store side), `push` (provider side), `engine` (the pass),
-`pulling` (reading a pull's pages), `gate`, `discovery`, `milestones`
-(profile notifications), `backoff`, `progress`, `report`, `etags` (how an
-unconfirmed create's etag is stored).
+`apply` (store side), `push` (provider side), `engine` (the account's pass),
+`calendar_pass` (one calendar: pull, plan, apply, push), `failures` (how
+failures are worded and recorded), `pulling` (reading a pull's pages), `paged`
+(a listing stored a page at a time), `gate`, `discovery`, `ownership`
+(replicas' calendar leases), `milestones` (profile notifications), `backoff`,
+`progress`, `report`, `etags` (how an unconfirmed create's etag is stored).
 """
 
 from calsync.sync.backoff import Backoff

@@ -6,14 +6,11 @@ Entry points: `SyncEngine.sync_account` (a scheduled pass, ``sync --once``),
 Each goes through the account's gate (`calsync.sync.gate`): nothing runs while
 the account backs off, and two runs of one account never overlap.
 
-Per calendar: pull since the stored cursor (outside any transaction); then, in
-one write transaction, snapshot what the pull can touch (`apply.load_state`),
-`plan`, apply, and store the new cursor; then push pending local changes (each
-push committed on its own). A pull without a cursor (first sync, reconcile)
-lists the whole calendar: each page is committed as it arrives, in a short
-transaction of its own, so memory stays bounded by a page and API writes are
-never held up for long (SQLite has one write lock); the deletions and the
-cursor commit together in the last transaction (`calsync.sync.paged`).
+This module is the account's side: the profile, discovery, which calendars
+this replica owns (`calsync.sync.ownership`), the backoff, and when a failure
+stops the pass. One calendar's pull, plan, apply and push is
+`calsync.sync.calendar_pass`; how failures are worded and recorded is
+`calsync.sync.failures`.
 
 Failures never corrupt the store nor drop a pending change:
 
@@ -28,11 +25,11 @@ Failures never corrupt the store nor drop a pending change:
 * An account-level failure (no calendar list) is kept on the profile
   (``last_error``) until a pass succeeds, so ``calsync status`` shows why a
   first sync never connected.
+* A push refused as stale (`PreconditionFailed`) clears the cursor, so the
+  next pass reconciles and re-plans it under the conflict policy.
 
 The transaction that completes a profile's first full sync also queues
 ``profile_initial_sync_completed`` (`calsync.sync.milestones`).
-* A push refused as stale (`PreconditionFailed`) clears the cursor, so the
-  next pass reconciles and re-plans it under the conflict policy.
 """
 
 from __future__ import annotations
@@ -42,24 +39,23 @@ import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from calsync.config import AccountSettings, Settings
 from calsync.errors import (
     CredentialsInvalid,
-    CursorExpired,
     LeaseLost,
     RateLimited,
     TransientProviderError,
 )
 from calsync.providers import registry
-from calsync.providers.base import Provider, SyncWindow
-from calsync.store import CalendarRecord, CursorRecord, ProfileRecord, Store, UnitOfWork
+from calsync.providers.base import Provider
+from calsync.store import CalendarRecord, ProfileRecord, Store
 from calsync.store.profile_events import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED
 from calsync.sync import ownership
-from calsync.sync.apply import ApplyResult, apply_plan, load_state
 from calsync.sync.backoff import Backoff
+from calsync.sync.calendar_pass import CalendarPass
 from calsync.sync.credentials import fingerprint, refused_report, still_refused
 from calsync.sync.discovery import (
     ensure_profile,
@@ -67,17 +63,21 @@ from calsync.sync.discovery import (
     record_calendars,
     syncable_calendars,
 )
-from calsync.sync.failures import PushFailed, describe, is_bug, not_synced, refused
+from calsync.sync.failures import (
+    PushFailed,
+    describe,
+    is_bug,
+    not_synced,
+    record_account_failure,
+    record_calendar_failure,
+    record_disconnected,
+    refused,
+)
 from calsync.sync.gate import AccountGate
-from calsync.sync.milestones import after_calendar_synced, mark_disconnected
-from calsync.sync.ownership import Ownership, StoreView
-from calsync.sync.paged import ListingAborted, store_listing
-from calsync.sync.planner import plan
+from calsync.sync.ownership import Ownership
 from calsync.sync.progress import ProgressSink
-from calsync.sync.pulling import pull_all, pull_pages
-from calsync.sync.push import push_pending
 from calsync.sync.report import AccountSyncReport, CalendarSyncOutcome
-from calsync.sync.state import Pulled, SyncPolicy
+from calsync.sync.state import SyncPolicy
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +276,7 @@ class SyncEngine:
             expect_echoes=provider.capabilities.incremental and not provider.capabilities.read_only,
             series_as_unit=provider.capabilities.series_as_unit,
         )
+        one = CalendarPass(provider, policy, self.settings.sync, self._clock, progress)
         outcomes: list[CalendarSyncOutcome] = []
         retry_after: float | None = None
         transient = False
@@ -299,11 +300,9 @@ class SyncEngine:
             with ownership.syncing(self.ownership, calendar.pk):
                 try:
                     if push_only:
-                        outcomes.append(self._push_calendar(provider, calendar, view))
+                        outcomes.append(one.push(calendar, view))
                     else:
-                        outcomes.append(
-                            self._sync_calendar(provider, calendar, policy, progress, view)
-                        )
+                        outcomes.append(one.sync(calendar, view))
                         ownership.record_sync(
                             self.ownership,
                             self.store,
@@ -324,7 +323,7 @@ class SyncEngine:
                         self.ownership.lost(calendar.pk)
                     outcomes.append(not_synced(calendar, "not synced: the sync lease was lost"))
                     continue
-                outcomes.append(self._calendar_failure(calendar, exc, partial))
+                outcomes.append(record_calendar_failure(self.store, calendar, exc, partial))
                 if not push_only:
                     ownership.record_sync(
                         self.ownership, self.store, view, pass_started, self.settings.sync.interval
@@ -351,150 +350,7 @@ class SyncEngine:
                     uow.profiles.set_status(profile.pk, last_error=None)
         return AccountSyncReport(account.name, tuple(outcomes), retry_at=retry_at)
 
-    # -- one calendar ---------------------------------------------------------------
-
-    def _sync_calendar(
-        self,
-        provider: Provider,
-        calendar: CalendarRecord,
-        policy: SyncPolicy,
-        progress: ProgressSink | None,
-        view: StoreView,
-    ) -> CalendarSyncOutcome:
-        assert calendar.remote_id is not None
-        with view.read() as uow:
-            stored = uow.cursors.get(calendar.pk)
-        pulled: Pulled | None = None
-        if stored is not None and stored.cursor is not None:
-            try:
-                pulled = pull_all(
-                    provider, calendar.remote_id, stored.cursor, self._window(), progress
-                )
-            except CursorExpired as exc:
-                log.info("calendar %s: %s; listing it whole", calendar.calendar_id, exc.message)
-        if pulled is None:
-            applied, pulled = self._store_listing(provider, calendar, policy, progress, view)
-        else:
-            applied = self._store_pull(calendar, pulled, policy, view)
-        if applied.aborted is not None:
-            log.error("calendar %s: %s", calendar.calendar_id, applied.aborted.reason)
-            return CalendarSyncOutcome(
-                calendar.calendar_id,
-                calendar.name,
-                ok=False,
-                error=applied.aborted.reason,
-                full_listing=pulled.from_scratch,
-                mass_delete_aborted=True,
-            )
-
-        outcome = CalendarSyncOutcome(
-            calendar.calendar_id,
-            calendar.name,
-            ok=True,
-            upserted=applied.upserted,
-            tombstoned=applied.tombstoned,
-            conflicts=len(applied.conflicts),
-            full_listing=pulled.from_scratch,
-        )
-        if provider.capabilities.read_only:
-            return outcome
-        try:
-            result = push_pending(view, provider, calendar)
-        except Exception as exc:
-            raise PushFailed(outcome, exc) from exc
-        if result.stale:
-            with view.write() as uow:
-                uow.cursors.clear(calendar.pk)
-        return replace(outcome, pushed=result.pushed)
-
-    def _push_calendar(
-        self, provider: Provider, calendar: CalendarRecord, view: StoreView
-    ) -> CalendarSyncOutcome:
-        """Push the calendar's pending changes; what the pull would have planned
-        (recreations, conflicts) waits for the next pass."""
-        outcome = CalendarSyncOutcome(calendar.calendar_id, calendar.name, ok=True)
-        if provider.capabilities.read_only or calendar.remote_id is None:
-            return outcome
-        result = push_pending(view, provider, calendar)
-        if result.stale:
-            with view.write() as uow:
-                uow.cursors.clear(calendar.pk)
-        return replace(outcome, pushed=result.pushed)
-
-    def _store_pull(
-        self, calendar: CalendarRecord, pulled: Pulled, policy: SyncPolicy, view: StoreView
-    ) -> ApplyResult:
-        """Plan and apply a pull made with a cursor, as one transaction."""
-        now = self._clock()
-        with view.write() as uow:
-            before = uow.cursors.get(calendar.pk)
-            actions = plan(load_state(uow, calendar.pk, pulled), pulled, policy)
-            applied = apply_plan(uow, calendar.pk, actions)
-            if applied.aborted is not None:
-                uow.calendars.set_sync_status(
-                    calendar.pk, last_sync_at=None, last_error=applied.aborted.reason
-                )
-            else:
-                self._record_synced(uow, calendar, before, pulled, now)
-        return applied
-
-    def _store_listing(
-        self,
-        provider: Provider,
-        calendar: CalendarRecord,
-        policy: SyncPolicy,
-        progress: ProgressSink | None,
-        view: StoreView,
-    ) -> tuple[ApplyResult, Pulled]:
-        """Pull the calendar from scratch and store it a page per transaction, the
-        deletions and the cursor in the last one (`calsync.sync.paged`)."""
-        assert calendar.remote_id is not None
-        with view.read() as uow:
-            before = uow.cursors.get(calendar.pk)
-            live_before = uow.events.count_live(calendar.pk)
-        log.info("calendar %s: listing it from scratch", calendar.calendar_id)
-        pages = pull_pages(provider, calendar.remote_id, None, self._window(), progress)
-        try:
-            return store_listing(
-                view.write,
-                calendar.pk,
-                pages,
-                policy,
-                lambda uow, pulled: self._record_synced(
-                    uow, calendar, before, pulled, self._clock()
-                ),
-                live_before=live_before,
-            )
-        except ListingAborted as aborted:  # rolled back: record why on its own
-            with view.write() as uow:
-                uow.calendars.set_sync_status(
-                    calendar.pk, last_sync_at=None, last_error=aborted.abort.reason
-                )
-            return ApplyResult(aborted=aborted.abort), Pulled(from_scratch=True)
-        finally:
-            pages.close()
-
-    def _record_synced(
-        self,
-        uow: UnitOfWork,
-        calendar: CalendarRecord,
-        before: CursorRecord | None,
-        pulled: Pulled,
-        now: datetime,
-    ) -> None:
-        uow.calendars.set_sync_status(calendar.pk, last_sync_at=now, last_error=None)
-        if after_calendar_synced(uow, calendar, before, full_listing=pulled.full_listing):
-            log.info("profile %s: initial sync completed", calendar.profile_id)
-
-    def _window(self) -> SyncWindow:
-        now = self._clock()
-        sync = self.settings.sync
-        return SyncWindow(
-            start=now - timedelta(days=sync.window_past_days),
-            end=now + timedelta(days=sync.window_future_days),
-        )
-
-    # -- discovery and failures -----------------------------------------------------
+    # -- discovery -----------------------------------------------------
 
     def _discovery_due(self, account_name: str) -> bool:
         with self._lock:
@@ -510,66 +366,20 @@ class SyncEngine:
         with self._lock:
             self._discovered_at[account.name] = now
 
-    def _calendar_failure(
-        self,
-        calendar: CalendarRecord,
-        exc: BaseException,
-        partial: CalendarSyncOutcome | None = None,
-    ) -> CalendarSyncOutcome:
-        message = describe(exc)
-        if not is_bug(exc):
-            # The report carries it; its reader logs or prints it once.
-            log.debug("calendar %s: sync failed: %s", calendar.calendar_id, message)
-        else:
-            # Called after the ``except`` block: the traceback must be passed explicitly.
-            log.error("calendar %s: sync failed unexpectedly", calendar.calendar_id, exc_info=exc)
-        try:
-            with self.store.write() as uow:
-                uow.calendars.set_sync_status(calendar.pk, last_sync_at=None, last_error=message)
-        except Exception:
-            log.exception("calendar %s: could not record the failure", calendar.calendar_id)
-        if partial is not None:  # pulled and stored fine; the push failed
-            return replace(partial, ok=False, error=message, bug=is_bug(exc))
-        return CalendarSyncOutcome(
-            calendar.calendar_id, calendar.name, ok=False, error=message, bug=is_bug(exc)
-        )
-
     def _account_failure(
         self, account: AccountSettings, profile: ProfileRecord, exc: BaseException
     ) -> AccountSyncReport:
-        message = describe(exc)
-        if is_bug(exc):
-            log.error("account %r: sync failed unexpectedly", account.name, exc_info=exc)
-        else:  # the report carries it; its reader logs or prints it once
-            log.debug("account %r: sync failed: %s", account.name, message)
-        retry_at = None
-        try:
-            if isinstance(exc, CredentialsInvalid):
-                self._mark_disconnected(profile, exc, account)
-            elif isinstance(exc, RateLimited | TransientProviderError):
-                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-                retry_at = self.backoff(account.name).failure(
-                    self._clock(), retry_after=retry_after
-                )
-            with self.store.write() as uow:
-                # Also on the profile: a first attempt has no calendar to hold it.
-                uow.profiles.set_status(profile.pk, last_error=message)
-                for calendar in uow.calendars.list_by_profile(profile.pk):
-                    uow.calendars.set_sync_status(
-                        calendar.pk, last_sync_at=None, last_error=message
-                    )
-        except Exception:
-            log.exception("account %r: could not record the failure", account.name)
-        return AccountSyncReport(account.name, error=message, retry_at=retry_at, bug=is_bug(exc))
+        return record_account_failure(
+            self.store,
+            account,
+            profile,
+            exc,
+            backoff=self.backoff(account.name),
+            clock=self._clock,
+            base_url=self.settings.api.base_url,
+        )
 
     def _mark_disconnected(
         self, profile: ProfileRecord, exc: CredentialsInvalid, account: AccountSettings
     ) -> None:
-        with self.store.write() as uow:
-            mark_disconnected(
-                uow,
-                profile,
-                exc.message,
-                base_url=self.settings.api.base_url,
-                refused=fingerprint(account),
-            )
+        record_disconnected(self.store, profile, exc, account, base_url=self.settings.api.base_url)
