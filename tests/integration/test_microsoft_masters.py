@@ -20,7 +20,7 @@ from calsync.providers import registry
 from calsync.providers.base import Provider, SyncWindow
 from calsync.sync import SyncEngine
 from tests.contract.provider_contract import pull_all
-from tests.fakes.graph_testing import event_body, graph_fake
+from tests.fakes.graph_testing import event_body, graph_fake, weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fakes.microsoft_testing import make_provider
 from tests.fixtures.e2e import BOTH_BACKENDS, E2EAccount
@@ -33,27 +33,11 @@ WINDOW = SyncWindow(NOW - timedelta(days=10), NOW + timedelta(days=30))
 SERIES = 25  # two batches: 20 + 5
 
 
-def _weekly(start: datetime) -> dict[str, Any]:
-    return {
-        "pattern": {
-            "type": "weekly",
-            "interval": 1,
-            "daysOfWeek": [start.strftime("%A").lower()],
-            "firstDayOfWeek": "monday",
-        },
-        "range": {
-            "type": "numbered",
-            "startDate": start.date().isoformat(),
-            "numberOfOccurrences": 3,
-        },
-    }
-
-
 def _series(fake: MicrosoftGraphFake, count: int = SERIES) -> list[str]:
     ids = []
     for n in range(count):
         start = NOW + timedelta(days=1, hours=n)
-        body = event_body(f"Series {n}", start, recurrence=_weekly(start))
+        body = event_body(f"Series {n}", start, recurrence=weekly(start, 3))
         ids.append(fake.put_event(fake.default_calendar_id, body))
     fake.put_event(fake.default_calendar_id, event_body("Single", NOW + timedelta(days=2)))
     return ids
