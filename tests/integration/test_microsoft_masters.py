@@ -43,6 +43,17 @@ def _series(fake: MicrosoftGraphFake, count: int = SERIES) -> list[str]:
     return ids
 
 
+def _full_then_changed(
+    fake: MicrosoftGraphFake, provider: Provider, masters: list[str]
+) -> str | None:
+    """A full round, then every master renamed "changed": the next round's delta names
+    them all. Returns the full round's cursor."""
+    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
+    for master_id in masters:
+        fake.patch_event(master_id, {"subject": "changed"})
+    return full.final.cursor
+
+
 def _single_gets(fake: MicrosoftGraphFake) -> int:
     """``GET /me/events/{id}`` sent on their own (not in a batch)."""
     return fake.count("GET", "/me/events/")
@@ -97,12 +108,10 @@ def test_a_master_throttled_inside_a_batch_is_fetched_again_after_its_retry_afte
     masters = _series(fake)
     sleeps: list[float] = []
     provider = make_provider(fake, sleep=sleeps.append)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     throttled = masters[7]
     fake.fail_next(429, retry_after=0.75, path_contains=throttled)
-    delta = pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+    delta = pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert all(delta.changed[m].content.summary == "changed" for m in masters)
     assert sleeps == [0.75]
     tries = [r.status for r in fake.batched if throttled in r.path]
@@ -117,12 +126,10 @@ def test_a_master_throttled_past_the_budget_is_rate_limited(
     fake = graph_fake
     masters = _series(fake, 3)
     provider = make_provider(fake, retries=2)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     fake.fail_next(429, retry_after=3, count=5, path_contains=masters[1])
     with pytest.raises(RateLimited) as caught:
-        pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+        pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert caught.value.retry_after == 3
     assert "ApplicationThrottled" in str(caught.value)
 
@@ -131,13 +138,11 @@ def test_a_master_deleted_before_its_batch_is_left_out(graph_fake: MicrosoftGrap
     fake = graph_fake
     masters = _series(fake)
     provider = make_provider(fake)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     gone = masters[3]
     # Another client deletes the series between the delta page and the batch.
     fake.on_next_request("GET", f"/events/{gone}", lambda: fake.delete_event(gone))
-    delta = pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+    delta = pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert gone not in delta.changed
     assert not any(e.master_remote_id == gone for e in delta.changed.values())
     assert all(delta.changed[m].content.summary == "changed" for m in masters if m != gone)
@@ -151,15 +156,13 @@ def test_another_failure_inside_a_batch_fails_the_pull_and_keeps_the_cursor(
     fake = graph_fake
     masters = _series(fake)
     provider = make_provider(fake)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     fake.fail_next(403, "ErrorAccessDenied", message="Access is denied.", path_contains=masters[9])
     with pytest.raises(ProviderError) as caught:
-        pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+        pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert "403 ErrorAccessDenied" in str(caught.value)
     # Nothing was yielded, so nothing was stored; the same cursor pulls it all again.
-    again = pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+    again = pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert all(again.changed[m].content.summary == "changed" for m in masters)
 
 
