@@ -9,22 +9,18 @@ yields the page, so nothing is stored and the cursor does not move).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from calsync.errors import ProviderError, RateLimited
-from calsync.providers import registry
 from calsync.providers.base import Provider, SyncWindow
-from calsync.sync import SyncEngine
 from tests.contract.provider_contract import pull_all
 from tests.fakes.graph_testing import event_body, graph_fake, weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fakes.microsoft_testing import make_provider
 from tests.fixtures.e2e import BOTH_BACKENDS, E2EAccount
-from tests.fixtures.e2e_microsoft import MicrosoftE2E, microsoft_e2e
+from tests.fixtures.e2e_microsoft import MicrosoftE2E, graph_sleeps, microsoft_e2e
 
 __all__ = ["graph_fake", "microsoft_e2e"]
 
@@ -192,22 +188,13 @@ def _cursor(e2e: E2EAccount) -> str | None:
         return found.cursor if found is not None else None
 
 
-def _waitless(e2e: E2EAccount, waits: list[float]) -> None:
-    def factory(name: str, account_name: str, options: Mapping[str, Any]) -> Provider:
-        provider = registry.create(name, account_name, options)
-        provider.client.sleep = waits.append  # type: ignore[attr-defined]
-        return provider
-
-    e2e.engine = SyncEngine(e2e.store, e2e.settings, provider_factory=factory, clock=e2e.clock)
-
-
 @pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
 def test_a_failed_master_leaves_the_store_as_it_was_and_the_next_pass_catches_up(
     microsoft_e2e: MicrosoftE2E,
 ) -> None:
     e2e, fake = microsoft_e2e
     waits: list[float] = []
-    _waitless(e2e, waits)
+    graph_sleeps(e2e, waits.append)
     masters = _series(fake)
     e2e.sync_ok()
     assert _summaries(e2e, masters) == [f"Series {n}" for n in range(SERIES)]
