@@ -310,10 +310,11 @@ def bench_backend(backend: str, args: argparse.Namespace) -> None:
             START + timedelta(hours=7) - timedelta(minutes=10),
             START + timedelta(days=DAYS - 1, hours=20, minutes=5),
         )
-        rows: dict[str, list[tuple[float, float, float, float, int]]] = {m: [] for m in MODES}
+        modes = {m: MODES[m] for m in args.modes.split(",")}
+        rows: dict[str, list[tuple[float, float, float, float, int]]] = {m: [] for m in modes}
         floors: list[float] = []
         for run in range(args.runs):
-            for mode, cache_mb in MODES.items():
+            for mode, cache_mb in modes.items():
                 requests = args.requests if mode != "nocache" else 3
                 payloads = bodies(subs, "busy" if mode == "write" else mode, requests)
                 before = writer(url, subs, run) if mode == "write" else None
@@ -358,6 +359,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated, of: " + ", ".join(MODES)
+    )
     parser.add_argument("--serve")
     parser.add_argument("--port", type=int)
     parser.add_argument("--cache-mb", type=int, default=64)

@@ -115,6 +115,24 @@ def event_body(
     }
 
 
+def weekly(start: datetime, count: int) -> dict[str, Any]:
+    """A ``patternedRecurrence``: weekly on ``start``'s weekday, ``count`` times from its
+    date. Both are read off ``start`` as given: pass it in the event's own zone."""
+    return {
+        "pattern": {
+            "type": "weekly",
+            "interval": 1,
+            "daysOfWeek": [start.strftime("%A").lower()],
+            "firstDayOfWeek": "monday",
+        },
+        "range": {
+            "type": "numbered",
+            "startDate": start.date().isoformat(),
+            "numberOfOccurrences": count,
+        },
+    }
+
+
 def soon(days: int = 3, hour: int = 9) -> datetime:
     """A whole hour some days ahead, UTC."""
     base = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)

@@ -367,3 +367,98 @@ def test_a_member_limited_to_calendars(
     assert _fields(ask(http, body, API_KEY)) == {
         "participants.0.members.0.calendar_ids": ["errors.unknown_calendar"]
     }
+
+
+def _free_runs(
+    busy: list[tuple[datetime, datetime]], start: datetime, end: datetime, minutes: int
+) -> list[tuple[str, str]]:
+    """The free runs of at least ``minutes`` inside ``[start, end)`` around ``busy``."""
+    runs, at_ = [], start
+    for a, b in sorted(busy):
+        if a > at_:
+            runs.append((at_, min(a, end)))
+        at_ = max(at_, b)
+    if at_ < end:
+        runs.append((at_, end))
+    return [(z(a), z(b)) for a, b in runs if b - a >= timedelta(minutes=minutes)]
+
+
+def test_updates_deletes_and_cancellations_show_at_once(
+    api_server: ApiServer, http: httpx.Client, app_calendar: AppCalendar
+) -> None:
+    """After a write to a member its busy rows are the kept ones plus those written since
+    (`availability._member_rows`); every kind of change, to a single event and to a
+    series, through the API and as a sync stores it, is in the very next answer."""
+    cal = app_calendar
+    assert api_server.services.rows_cache.max_entries > 0
+    body = {
+        "participants": [{"members": [{"sub": cal.sub}]}],
+        "required_duration": {"minutes": 30},
+        "query_periods": [period(at(8), at(20, day=2))],
+        "max_results": 50,
+    }
+    series = {"rules": ["RRULE:FREQ=DAILY;COUNT=3"]}
+
+    def expect(*busy: tuple[datetime, datetime]) -> None:
+        got = [(s, e) for s, e, _ in results(ask(http, body, cal.headers))]
+        assert got == _free_runs(list(busy), at(8), at(20, day=2), 30)
+
+    expect()
+    put_event(http, cal, "one", at(9), at(10))
+    expect((at(9), at(10)))
+    put_event(http, cal, "one", at(11), at(12))  # moved
+    expect((at(11), at(12)))
+    put_event(http, cal, "one", at(11), at(12), transparency="transparent")
+    expect()
+    put_event(http, cal, "one", at(11), at(12, 30), transparency="opaque")
+    put_event(http, cal, "daily", at(13), at(14), recurrence=series)
+    days = range(3)
+    expect((at(11), at(12, 30)), *((at(13, day=d), at(14, day=d)) for d in days))
+    put_event(http, cal, "daily", at(15), at(16), recurrence=series)  # the series moved
+    expect((at(11), at(12, 30)), *((at(15, day=d), at(16, day=d)) for d in days))
+    for event_id in ("one", "daily"):
+        response = http.request(
+            "DELETE",
+            f"/v1/calendars/{cal.calendar_id}/events",
+            json={"event_id": event_id},
+            headers=cal.headers,
+        )
+        assert response.status_code == 202
+    expect()
+
+    def content(start: datetime, **kw: Any) -> EventContent:
+        return EventContent(summary="x", start=start, end=start + timedelta(hours=1), **kw)
+
+    weekly = ("RRULE:FREQ=DAILY;COUNT=3",)
+    _remote(
+        api_server.store,
+        cal,
+        [
+            RemoteEvent("single", content(at(9))),
+            RemoteEvent("s", content(at(17), recurrence=weekly)),
+        ],
+    )
+    expect((at(9), at(10)), *((at(17, day=d), at(18, day=d)) for d in days))
+    _remote(
+        api_server.store,
+        cal,
+        [
+            RemoteEvent("single", content(at(9), status="cancelled")),
+            RemoteEvent(
+                "s-1",
+                content(at(17, day=1), original_start=at(17, day=1), status="cancelled"),
+                master_remote_id="s",
+            ),
+        ],
+    )
+    expect((at(17), at(18)), (at(17, day=2), at(18, day=2)))
+    _remote(api_server.store, cal, [RemoteEvent("s", content(at(17), status="cancelled"))])
+    expect()
+    _remote(api_server.store, cal, [RemoteEvent("late", content(at(10, day=1)))])
+    expect((at(10, day=1), at(11, day=1)))
+    # A calendar deleted as a sync deletes it (its events left as they are) moves the
+    # account's version but no event's change_seq: its busy time goes at once too.
+    with api_server.store.write() as uow:
+        account = uow.accounts.get_by_sub(cal.sub)
+        uow.calendars.soft_delete(uow.calendars.get(account.pk, cal.calendar_id).pk)
+    expect()

@@ -7,19 +7,15 @@ expired access tokens and a revoked grant.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from calsync.providers import registry
-from calsync.providers.base import Provider
-from calsync.sync import SyncEngine
 from tests.fakes.graph_testing import event_body
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
-from tests.fixtures.e2e import BOTH_BACKENDS, E2EAccount
-from tests.fixtures.e2e_microsoft import MicrosoftE2E, microsoft_e2e
+from tests.fixtures.e2e import BOTH_BACKENDS
+from tests.fixtures.e2e_microsoft import MicrosoftE2E, graph_sleeps, microsoft_e2e
 
 __all__ = ["microsoft_e2e"]
 
@@ -39,17 +35,6 @@ def put(fake: MicrosoftGraphFake, subject: str, start: datetime, **extra: Any) -
     return fake.put_event(
         fake.default_calendar_id, event_body(subject, start, zone="Europe/Berlin", **extra)
     )
-
-
-def sleepless(e2e: E2EAccount) -> None:
-    """The real provider, its retries made without sleeping (the test's time is short)."""
-
-    def factory(name: str, account_name: str, options: Mapping[str, Any]) -> Provider:
-        provider = registry.create(name, account_name, options)
-        provider.client.sleep = lambda seconds: None  # type: ignore[attr-defined]
-        return provider
-
-    e2e.engine = SyncEngine(e2e.store, e2e.settings, provider_factory=factory, clock=e2e.clock)
 
 
 @pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
@@ -95,7 +80,7 @@ def test_api_writes_reach_graph_and_come_back_as_our_own(microsoft_e2e: Microsof
 @pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
 def test_a_lost_create_answer_lands_on_graph_once(microsoft_e2e: MicrosoftE2E) -> None:
     e2e, fake = microsoft_e2e
-    sleepless(e2e)
+    graph_sleeps(e2e)
     e2e.sync_ok()
     e2e.upsert("call", summary="Call", start=iso(SOON), end=iso(SOON + timedelta(hours=1)))
     # Every try of the POST is processed and its answer dropped.
@@ -162,13 +147,7 @@ def test_short_fractional_retry_afters_are_waited_out_in_the_pass(
 ) -> None:
     e2e, fake = microsoft_e2e
     waits: list[float] = []
-
-    def factory(name: str, account_name: str, options: Mapping[str, Any]) -> Provider:
-        provider = registry.create(name, account_name, options)
-        provider.client.sleep = waits.append  # type: ignore[attr-defined]
-        return provider
-
-    e2e.engine = SyncEngine(e2e.store, e2e.settings, provider_factory=factory, clock=e2e.clock)
+    graph_sleeps(e2e, waits.append)
     put(fake, "M0", SOON)
     fake.fail_next(429, retry_after=0.25, path_contains="/delta")
     fake.fail_next(503, retry_after=1.5, path_contains="/delta")

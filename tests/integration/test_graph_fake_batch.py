@@ -6,32 +6,15 @@ Rules from https://learn.microsoft.com/en-us/graph/json-batching (see `_graph_ba
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fakes.graph_testing import event_body, graph_client, graph_fake, soon
+from tests.fakes.graph_testing import event_body, graph_client, graph_fake, soon, weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 
 __all__ = ["graph_fake"]
-
-
-def _weekly(start: datetime) -> dict[str, Any]:
-    return {
-        "pattern": {
-            "type": "weekly",
-            "interval": 1,
-            "daysOfWeek": [start.strftime("%A").lower()],
-            "firstDayOfWeek": "monday",
-        },
-        "range": {
-            "type": "numbered",
-            "startDate": start.date().isoformat(),
-            "numberOfOccurrences": 4,
-        },
-    }
 
 
 @pytest.fixture
@@ -209,7 +192,9 @@ def test_events_filtered_by_type_list_series_masters_with_paging(
 ) -> None:
     cal = graph_fake.default_calendar_id
     masters = {
-        graph_fake.put_event(cal, event_body(f"s{i}", soon(i + 1), recurrence=_weekly(soon(i + 1))))
+        graph_fake.put_event(
+            cal, event_body(f"s{i}", soon(i + 1), recurrence=weekly(soon(i + 1), 4))
+        )
         for i in range(3)
     }
     _events(graph_fake, 2)

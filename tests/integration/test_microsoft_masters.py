@@ -9,22 +9,18 @@ yields the page, so nothing is stored and the cursor does not move).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from calsync.errors import ProviderError, RateLimited
-from calsync.providers import registry
 from calsync.providers.base import Provider, SyncWindow
-from calsync.sync import SyncEngine
 from tests.contract.provider_contract import pull_all
-from tests.fakes.graph_testing import event_body, graph_fake
+from tests.fakes.graph_testing import event_body, graph_fake, weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fakes.microsoft_testing import make_provider
 from tests.fixtures.e2e import BOTH_BACKENDS, E2EAccount
-from tests.fixtures.e2e_microsoft import MicrosoftE2E, microsoft_e2e
+from tests.fixtures.e2e_microsoft import MicrosoftE2E, graph_sleeps, microsoft_e2e
 
 __all__ = ["graph_fake", "microsoft_e2e"]
 
@@ -33,30 +29,25 @@ WINDOW = SyncWindow(NOW - timedelta(days=10), NOW + timedelta(days=30))
 SERIES = 25  # two batches: 20 + 5
 
 
-def _weekly(start: datetime) -> dict[str, Any]:
-    return {
-        "pattern": {
-            "type": "weekly",
-            "interval": 1,
-            "daysOfWeek": [start.strftime("%A").lower()],
-            "firstDayOfWeek": "monday",
-        },
-        "range": {
-            "type": "numbered",
-            "startDate": start.date().isoformat(),
-            "numberOfOccurrences": 3,
-        },
-    }
-
-
 def _series(fake: MicrosoftGraphFake, count: int = SERIES) -> list[str]:
     ids = []
     for n in range(count):
         start = NOW + timedelta(days=1, hours=n)
-        body = event_body(f"Series {n}", start, recurrence=_weekly(start))
+        body = event_body(f"Series {n}", start, recurrence=weekly(start, 3))
         ids.append(fake.put_event(fake.default_calendar_id, body))
     fake.put_event(fake.default_calendar_id, event_body("Single", NOW + timedelta(days=2)))
     return ids
+
+
+def _full_then_changed(
+    fake: MicrosoftGraphFake, provider: Provider, masters: list[str]
+) -> str | None:
+    """A full round, then every master renamed "changed": the next round's delta names
+    them all. Returns the full round's cursor."""
+    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
+    for master_id in masters:
+        fake.patch_event(master_id, {"subject": "changed"})
+    return full.final.cursor
 
 
 def _single_gets(fake: MicrosoftGraphFake) -> int:
@@ -113,12 +104,10 @@ def test_a_master_throttled_inside_a_batch_is_fetched_again_after_its_retry_afte
     masters = _series(fake)
     sleeps: list[float] = []
     provider = make_provider(fake, sleep=sleeps.append)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     throttled = masters[7]
     fake.fail_next(429, retry_after=0.75, path_contains=throttled)
-    delta = pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+    delta = pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert all(delta.changed[m].content.summary == "changed" for m in masters)
     assert sleeps == [0.75]
     tries = [r.status for r in fake.batched if throttled in r.path]
@@ -133,12 +122,10 @@ def test_a_master_throttled_past_the_budget_is_rate_limited(
     fake = graph_fake
     masters = _series(fake, 3)
     provider = make_provider(fake, retries=2)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     fake.fail_next(429, retry_after=3, count=5, path_contains=masters[1])
     with pytest.raises(RateLimited) as caught:
-        pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+        pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert caught.value.retry_after == 3
     assert "ApplicationThrottled" in str(caught.value)
 
@@ -147,13 +134,11 @@ def test_a_master_deleted_before_its_batch_is_left_out(graph_fake: MicrosoftGrap
     fake = graph_fake
     masters = _series(fake)
     provider = make_provider(fake)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     gone = masters[3]
     # Another client deletes the series between the delta page and the batch.
     fake.on_next_request("GET", f"/events/{gone}", lambda: fake.delete_event(gone))
-    delta = pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+    delta = pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert gone not in delta.changed
     assert not any(e.master_remote_id == gone for e in delta.changed.values())
     assert all(delta.changed[m].content.summary == "changed" for m in masters if m != gone)
@@ -167,15 +152,13 @@ def test_another_failure_inside_a_batch_fails_the_pull_and_keeps_the_cursor(
     fake = graph_fake
     masters = _series(fake)
     provider = make_provider(fake)
-    full = pull_all(provider, fake.default_calendar_id, None, WINDOW)
-    for master_id in masters:
-        fake.patch_event(master_id, {"subject": "changed"})
+    cursor = _full_then_changed(fake, provider, masters)
     fake.fail_next(403, "ErrorAccessDenied", message="Access is denied.", path_contains=masters[9])
     with pytest.raises(ProviderError) as caught:
-        pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+        pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert "403 ErrorAccessDenied" in str(caught.value)
     # Nothing was yielded, so nothing was stored; the same cursor pulls it all again.
-    again = pull_all(provider, fake.default_calendar_id, full.final.cursor, WINDOW)
+    again = pull_all(provider, fake.default_calendar_id, cursor, WINDOW)
     assert all(again.changed[m].content.summary == "changed" for m in masters)
 
 
@@ -205,22 +188,13 @@ def _cursor(e2e: E2EAccount) -> str | None:
         return found.cursor if found is not None else None
 
 
-def _waitless(e2e: E2EAccount, waits: list[float]) -> None:
-    def factory(name: str, account_name: str, options: Mapping[str, Any]) -> Provider:
-        provider = registry.create(name, account_name, options)
-        provider.client.sleep = waits.append  # type: ignore[attr-defined]
-        return provider
-
-    e2e.engine = SyncEngine(e2e.store, e2e.settings, provider_factory=factory, clock=e2e.clock)
-
-
 @pytest.mark.parametrize("e2e_store_url", BOTH_BACKENDS, indirect=True)
 def test_a_failed_master_leaves_the_store_as_it_was_and_the_next_pass_catches_up(
     microsoft_e2e: MicrosoftE2E,
 ) -> None:
     e2e, fake = microsoft_e2e
     waits: list[float] = []
-    _waitless(e2e, waits)
+    graph_sleeps(e2e, waits.append)
     masters = _series(fake)
     e2e.sync_ok()
     assert _summaries(e2e, masters) == [f"Series {n}" for n in range(SERIES)]

@@ -25,7 +25,7 @@ from calsync.model import RemoteEvent
 from calsync.providers._graph_recurrence import starts_between
 from calsync.providers.base import SyncWindow
 from tests.contract.provider_contract import pull_all
-from tests.fakes.graph_testing import event_body, graph_fake
+from tests.fakes.graph_testing import event_body, graph_fake, weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fakes.microsoft_testing import make_provider
 
@@ -52,23 +52,6 @@ ops = st.lists(
     ),
     max_size=10,
 )
-
-
-def weekly(start: datetime, count: int) -> dict[str, Any]:
-    local = start.astimezone(ZoneInfo(ZONE))
-    return {
-        "pattern": {
-            "type": "weekly",
-            "interval": 1,
-            "daysOfWeek": [local.strftime("%A").lower()],
-            "firstDayOfWeek": "monday",
-        },
-        "range": {
-            "type": "numbered",
-            "startDate": local.date().isoformat(),
-            "numberOfOccurrences": count,
-        },
-    }
 
 
 def fold(state: dict[str, RemoteEvent], pulled: Any) -> dict[str, RemoteEvent]:
@@ -159,7 +142,10 @@ def test_series_edits_are_folded_to_graph_s_own_occurrences(
             if kind == "series":
                 start = BASE + timedelta(days=step[1])
                 body = event_body(
-                    f"S{next(names)}", start, zone=ZONE, recurrence=weekly(start, step[2])
+                    f"S{next(names)}",
+                    start,
+                    zone=ZONE,
+                    recurrence=weekly(start.astimezone(ZoneInfo(ZONE)), step[2]),
                 )
                 fake.put_event(calendar, body)
             elif kind == "single":

@@ -14,7 +14,7 @@ from calsync.providers import secrets_vault
 from calsync.providers._graph_auth import GraphAuth
 from calsync.providers.base import SyncWindow
 from tests.contract.provider_contract import pull_all
-from tests.fakes.graph_testing import event_body, graph_fake
+from tests.fakes.graph_testing import event_body, graph_fake, weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fakes.microsoft_testing import make_auth, make_provider
 
@@ -66,15 +66,6 @@ def test_an_event_moved_out_of_the_window_is_listed_not_deleted(
     delta = pull_all(provider, calendar, full.final.cursor, WINDOW)
     assert delta.deleted == set(), "Graph says @removed; the event still exists"
     assert delta.changed[moving].content.start == later
-
-
-def weekly(start: datetime, count: int) -> dict[str, object]:
-    return {
-        "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()],
-                    "firstDayOfWeek": "monday"},
-        "range": {"type": "numbered", "startDate": start.date().isoformat(),
-                  "numberOfOccurrences": count},
-    }  # fmt: skip
 
 
 def test_a_fresh_process_places_removals_with_the_cursor_s_membership(

@@ -6,22 +6,16 @@ themselves are in tests/system/test_replica_wakeups.py."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 
-from calsync.config import AccountSettings, Settings
 from calsync.daemon.due_wakeups import DueWakeups
 from calsync.daemon.leases import LeaseKeeper
 from calsync.notify.provider_push import PushTarget
-from calsync.providers.memory import drop_backend, get_backend
 from calsync.store import Store
 from calsync.sync import SyncEngine
-from tests.fixtures.api import make_settings
-from tests.fixtures.store import content
+from tests.integration.lease_world import LeaseWorld, lease_world
 
 CALENDARS = ["A", "B"]
 #: A guard, far below a renewal (lease_ttl / 3 = 20 s here), and no renewal runs anyway.
@@ -29,29 +23,12 @@ GUARD = 10.0
 
 
 @pytest.fixture
-def world(store: Store) -> Iterator[tuple[Store, Settings, AccountSettings]]:
+def world(store: Store) -> Iterator[LeaseWorld]:
     if store.backend == "sqlite":
         assert store.due_listener() is None  # one process: woken in memory
         pytest.skip("SQLite has one syncing process; nothing to wake across processes")
-    name = f"acct-{uuid.uuid4().hex[:10]}"
-    backend = get_backend(name)
-    for calendar in CALENDARS:
-        remote = backend.ensure_calendar(calendar)
-        backend.remote_upsert(remote, content(f"{calendar} event", day=1))
-    account = AccountSettings(
-        name=name,
-        provider="memory",
-        interval=None,
-        conflict="remote",
-        enabled=True,
-        options={"backend": name, "calendars": CALENDARS},
-    )
-    base = make_settings(store.backend, "http://127.0.0.1:1", 1)
-    settings = replace(base, accounts=(account,))
-    settings = replace(settings, sync=replace(settings.sync, lease_ttl=timedelta(seconds=60)))
-    SyncEngine(store, settings).discover(account)
-    yield store, settings, account
-    drop_backend(name)
+    with lease_world(store, CALENDARS) as world:
+        yield world
 
 
 class Collected:
@@ -65,7 +42,7 @@ class Collected:
 
 
 def test_a_push_reaching_the_non_holder_wakes_the_holder_at_once(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
 ) -> None:
     store, settings, account = world
     holder = LeaseKeeper(store, lambda: settings, replica="holder")
@@ -94,7 +71,7 @@ def test_a_push_reaching_the_non_holder_wakes_the_holder_at_once(
 
 
 def test_only_a_committed_mark_is_signalled_and_only_to_the_holder(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
 ) -> None:
     store, settings, _ = world
     holder = LeaseKeeper(store, lambda: settings, replica="holder")

@@ -4,25 +4,21 @@ takeovers and the fence. The daemons themselves are in tests/system/test_replica
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
 
 import httpx
 import pytest
 
-from calsync.config import AccountSettings, Settings
 from calsync.daemon.leases import LeaseKeeper
 from calsync.errors import LeaseLost
-from calsync.providers.memory import drop_backend, get_backend
 from calsync.store import Store
 from calsync.store.sql import utcnow
 from calsync.sync import SyncEngine
 from calsync.sync.ownership import FencedStore
-from tests.fixtures.api import make_settings, run_api_server
-from tests.fixtures.store import content
+from tests.fixtures.api import run_api_server
+from tests.integration.lease_world import LeaseWorld, lease_world
 
 CALENDARS = ["A", "B", "C", "D"]
 
@@ -35,30 +31,13 @@ class Stalled(LeaseKeeper):
 
 
 @pytest.fixture
-def world(store: Store) -> Iterator[tuple[Store, Settings, AccountSettings]]:
-    name = f"acct-{uuid.uuid4().hex[:10]}"
-    backend = get_backend(name)
-    for calendar in CALENDARS:
-        remote = backend.ensure_calendar(calendar)
-        backend.remote_upsert(remote, content(f"{calendar} event", day=1))
-    account = AccountSettings(
-        name=name,
-        provider="memory",
-        interval=None,
-        conflict="remote",
-        enabled=True,
-        options={"backend": name, "calendars": CALENDARS},
-    )
-    base = make_settings(store.backend, "http://127.0.0.1:1", 1)
-    settings = replace(base, accounts=(account,))
-    settings = replace(settings, sync=replace(settings.sync, lease_ttl=timedelta(seconds=60)))
-    SyncEngine(store, settings).discover(account)
-    yield store, settings, account
-    drop_backend(name)
+def world(store: Store) -> Iterator[LeaseWorld]:
+    with lease_world(store, CALENDARS) as world:
+        yield world
 
 
 def test_two_replicas_share_the_calendars_and_never_hold_one_twice(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
 ) -> None:
     store, settings, _ = world
     a = LeaseKeeper(store, lambda: settings, replica="a")
@@ -81,7 +60,7 @@ def test_two_replicas_share_the_calendars_and_never_hold_one_twice(
 
 
 def test_an_expired_lease_is_taken_over_and_fences_its_old_holder(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
 ) -> None:
     store, settings, account = world
     a = Stalled(store, lambda: settings, replica="a")
@@ -121,7 +100,7 @@ def test_an_expired_lease_is_taken_over_and_fences_its_old_holder(
 
 
 def test_a_calendar_synced_is_not_due_again_within_its_interval(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
 ) -> None:
     store, settings, account = world
     a = LeaseKeeper(store, lambda: settings, replica="a")
@@ -149,7 +128,7 @@ class HandsOverRightAfterSyncing(LeaseKeeper):
 
 
 def test_a_lease_given_back_as_a_sync_ends_carries_that_sync_s_due_time(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
 ) -> None:
     store, settings, account = world
     a = HandsOverRightAfterSyncing(store, lambda: settings, replica="a")
@@ -174,7 +153,7 @@ def test_a_lease_given_back_as_a_sync_ends_carries_that_sync_s_due_time(
 
 
 def test_replicas_with_different_accounts_warn_in_the_log_and_healthz(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
     store_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -199,7 +178,7 @@ def test_replicas_with_different_accounts_warn_in_the_log_and_healthz(
 
 
 def test_sync_once_beside_a_replica_leaves_it_its_calendars_and_says_so(
-    world: tuple[Store, Settings, AccountSettings], capsys: pytest.CaptureFixture[str]
+    world: LeaseWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from calsync.cli.sync_once import run_once
 
@@ -227,7 +206,7 @@ def test_sync_once_beside_a_replica_leaves_it_its_calendars_and_says_so(
 
 
 def test_the_holder_renews_while_a_sync_of_one_of_its_calendars_is_committing(
-    world: tuple[Store, Settings, AccountSettings],
+    world: LeaseWorld,
 ) -> None:
     """The fence locks the lease row against grants only: the holder's renewal does not
     wait for the sync's open transaction (with ``FOR SHARE`` it did, and the sync's

@@ -10,7 +10,6 @@ ends with B's cursor and every event exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,14 +23,6 @@ from tests.system.replica_world import calendar_pks, leases, start_replica
 pytestmark = pytest.mark.slow
 
 BIG = 3000
-
-
-@pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[Store]:
-    store = Store(postgres_url)
-    store.upgrade()
-    yield store
-    store.dispose()
 
 
 def _events(count: int, prefix: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ of that, not a speed assertion.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,14 +28,6 @@ pytestmark = pytest.mark.slow
 
 #: Far below the old wait (the holder's next renewal, lease_ttl / 3 = 200 s).
 GUARD = 30.0
-
-
-@pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[Store]:
-    store = Store(postgres_url)
-    store.upgrade()
-    yield store
-    store.dispose()
 
 
 @pytest.mark.timeout(300)

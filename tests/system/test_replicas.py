@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,14 +34,6 @@ CALENDARS = 30
 INTERVAL = 3.0
 #: The engine's slack when deciding a calendar is due, plus clock reading jitter.
 SLACK = 0.5
-
-
-@pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[Store]:
-    store = Store(postgres_url)
-    store.upgrade()
-    yield store
-    store.dispose()
 
 
 def _event(uid: str, summary: str, day: int) -> str:

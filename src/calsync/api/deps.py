@@ -125,6 +125,9 @@ class ApiServices:
     busy_cache: BusyCache[list[Interval]] = field(default_factory=lambda: BusyCache(0))
     #: Each series' busy occurrences, by content (see `availability_busy.busy_intervals`).
     series_cache: BusyCache[list[Interval]] = field(default_factory=lambda: BusyCache(0))
+    #: Members' busy rows by (account, calendars, window), kept with their version so a
+    #: write is applied as a delta (see `availability._member_rows`).
+    rows_cache: BusyCache[Any] = field(default_factory=lambda: BusyCache(0))
     #: Availability request bodies already validated, by their bytes (a polling app
     #: sends the same body again and again); the parse is pure, so never stale.
     parsed_cache: BusyCache[Any] = field(default_factory=lambda: BusyCache(0))
@@ -160,6 +163,7 @@ class ApiServices:
             render_slots=render_slots_for(store),
             busy_cache=BusyCache(BUSY_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
             series_cache=BusyCache(SERIES_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
+            rows_cache=BusyCache(BUSY_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
             parsed_cache=BusyCache(256 if settings.api.read_cache_mb > 0 else 0),
             rules_cache=BusyCache(BUSY_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),
             free_cache=BusyCache(FREE_CACHE_ENTRIES if settings.api.read_cache_mb > 0 else 0),

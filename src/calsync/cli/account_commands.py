@@ -117,7 +117,8 @@ def account_add() -> None:
 @click.option(
     "--ca-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="CA certificates (PEM) the token endpoint is checked against [default: the "
+    help="CA bundle (PEM) the token endpoint is checked against instead of the default "
+    "public CA list [default: the "
     "account's, else [providers.google] ca_file].",
 )
 @pass_state
@@ -174,7 +175,8 @@ def account_add_google(
 @click.option(
     "--ca-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Extra CA certificates (PEM) to trust [default: the account's, else "
+    help="CA bundle (PEM) to trust for the authority instead of the default public CA "
+    "list [default: the account's, else "
     "[providers.microsoft] ca_file].",
 )
 @_storage_and_browser_options("sign-in")

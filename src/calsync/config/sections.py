@@ -345,9 +345,10 @@ GOOGLE_APP = Section(
         Key(
             "ca_file",
             KeyType.PATH,
-            help="CA bundle (PEM) trusted for Google's endpoints instead of the bundled one "
-            "(a TLS-intercepting proxy, tests): by the connect flow and by the sync of every "
-            "Google account (an [[accounts]] table's own ca_file wins).",
+            help="CA bundle (PEM) to trust for Google's endpoints instead of the default "
+            "public CA list (a TLS-intercepting proxy, tests); include the public roots too "
+            "if an endpoint still needs them. Used by the connect flow and by the sync of "
+            "every Google account (an [[accounts]] table's own ca_file wins).",
             example="/etc/ssl/certs/proxy-ca.pem",
         ),
     ],
@@ -387,7 +388,10 @@ MICROSOFT_APP = Section(
         Key(
             "ca_file",
             KeyType.PATH,
-            help="Extra CA bundle (PEM) to trust for the authority and Graph.",
+            help="CA bundle (PEM) to trust for the authority (msal) and Graph instead of the "
+            "default public CA list (a TLS-intercepting proxy, tests); include the public "
+            "roots too if either still needs them. Used by the sign-in and by the sync of "
+            "every Microsoft account (an [[accounts]] table's own ca_file wins).",
             example="/etc/ssl/certs/proxy-ca.pem",
         ),
     ],

@@ -18,7 +18,7 @@ stop the keeper gives its leases back at once. An account with a newly
 granted due calendar, or one another replica marked due (a provider push or
 an app's write reached that replica), is woken at once (``wake``).
 
-Which calendars are due is the engine's business (`SyncEngine._owned`); the
+Which calendars are due is the engine's business (`calsync.sync.ownership.owned`); the
 lease keeps its due time when it moves, so a moved calendar is not synced
 again before its interval is up.
 """

@@ -63,9 +63,10 @@ CONFIG_SECTION = Section(
         Key(
             "ca_file",
             KeyType.PATH,
-            help="PEM file of the certificate authorities trusted for token_uri and "
-            "api_endpoint (a TLS-intercepting proxy, a private endpoint), instead of the "
-            "bundled ones. Default: [providers.google] ca_file.",
+            help="CA bundle (PEM) to trust for token_uri and api_endpoint instead of the "
+            "default public CA list (a TLS-intercepting proxy, a private endpoint); include "
+            "the public roots too if either still needs them. Default: [providers.google] "
+            "ca_file.",
             example="/etc/ssl/corporate-ca.pem",
         ),
         Key(

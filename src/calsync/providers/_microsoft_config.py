@@ -54,8 +54,10 @@ CONFIG_SECTION = Section(
         Key(
             "ca_file",
             KeyType.PATH,
-            help="PEM file of extra certificate authorities trusted for the authority and "
-            "Graph (a corporate proxy, a local test server). Replaces the system store.",
+            help="CA bundle (PEM) to trust for the authority and Graph instead of the "
+            "default public CA list (a corporate proxy, a local test server); include the "
+            "public roots too if either still needs them. Default: [providers.microsoft] "
+            "ca_file.",
             example="/etc/ssl/corporate-ca.pem",
         ),
         Key(

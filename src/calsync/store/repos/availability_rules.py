@@ -128,3 +128,15 @@ class AvailabilityRepo:
         window: tuple[datetime, datetime],
     ) -> builtins.list[BusyRow]:
         return busy.busy_rows(self._session, account_pk, calendar_ids, window)
+
+    def busy_changes(
+        self,
+        account_pk: int,
+        calendar_ids: Sequence[str] | None,
+        window: tuple[datetime, datetime],
+        since: int,
+    ) -> builtins.list[tuple[str, BusyRow | None]]:
+        return busy.busy_changes(self._session, account_pk, calendar_ids, window, since)
+
+    def calendar_states(self, account_pk: int) -> tuple[tuple[int, bool], ...]:
+        return busy.calendar_states(self._session, account_pk)

@@ -103,6 +103,65 @@ def busy_rows(
     return [_busy_row(row) for row in rows]
 
 
+_CHANGED = (
+    select(*_COLUMNS, _E.deleted, _C.deleted, _C.public_id)
+    .join_from(Event.__table__, Calendar.__table__, _E.calendar_id == _C.id)
+    .where(_E.account_id == bindparam("account_pk"), _E.change_seq > bindparam("since"))
+)
+_CALENDAR_STATES = (
+    select(_C.id, _C.deleted).where(_C.account_id == bindparam("account_pk")).order_by(_C.id)
+)
+
+
+def calendar_states(session: Session, account_pk: int) -> tuple[tuple[int, bool], ...]:
+    """The account's calendars and their deleted flags: a calendar deleted or restored
+    moves the account's version without touching its events' ``change_seq``, so a
+    caller that keeps rows by version compares these before trusting `busy_changes`."""
+    found = session.connection().execute(_CALENDAR_STATES, {"account_pk": account_pk})
+    return tuple((pk, bool(deleted)) for pk, deleted in found)
+
+
+def busy_changes(
+    session: Session,
+    account_pk: int,
+    calendar_ids: Sequence[str] | None,
+    window: tuple[datetime, datetime],
+    since: int,
+) -> list[tuple[str, BusyRow | None]]:
+    """The account's events written after version ``since`` (``change_seq > since``),
+    each as ``(event_uid, row)``: ``row`` is what `busy_rows` would return for it now,
+    or None when it would not return it (deleted, its calendar deleted or not among
+    ``calendar_ids``, a single event moved out of ``window``). Every event write stamps
+    ``change_seq`` under the account's row lock, so applied over a `busy_rows` result
+    read at version ``since`` this gives the `busy_rows` result of now (one
+    statement over the rows that changed, instead of the member's ~1,000)."""
+    if calendar_ids is not None and not calendar_ids:
+        return []
+    wanted = set(calendar_ids) if calendar_ids is not None else None
+    rows = session.connection().execute(_CHANGED, {"account_pk": account_pk, "since": since})
+    found: list[tuple[str, BusyRow | None]] = []
+    for row in rows:
+        *columns, deleted, calendar_deleted, public_id = row
+        recurring, recurring_event_uid, start_at, end_at = (
+            columns[2],
+            columns[1],
+            columns[4],
+            columns[5],
+        )
+        keep = (
+            not deleted
+            and not calendar_deleted
+            and (wanted is None or public_id in wanted)
+            and (
+                recurring
+                or recurring_event_uid is not None
+                or (end_at > window[0] and start_at < window[1])
+            )
+        )
+        found.append((columns[0], _busy_row(columns) if keep else None))
+    return found
+
+
 def _busy_row(row: Any) -> BusyRow:
     (
         event_uid,
