@@ -137,14 +137,14 @@ def test_push_queue_and_mark_pushed(store: Store) -> None:
     with store.write() as uow:
         uow.events.upsert_managed(cal.pk, "e1", content("moved", day=1))
         uow.events.mark_pushed(
-            pending.event_uid, remote_id="r-1", etag="e1", pushed_seq=pending.change_seq
+            pending.event_uid, remote_id="r-1", etag="e1", base=None, pushed_seq=pending.change_seq
         )
     with store.read() as uow:
         (pending,) = uow.events.pending_pushes()
     assert (pending.pending_op, pending.remote_id) == ("update", "r-1")
     with store.write() as uow:
         uow.events.mark_pushed(
-            pending.event_uid, remote_id=None, etag="e2", pushed_seq=pending.change_seq
+            pending.event_uid, remote_id=None, etag="e2", base=None, pushed_seq=pending.change_seq
         )
         assert uow.events.pending_pushes() == []
         deleted = uow.events.delete_managed(cal.pk, "e1")

@@ -42,10 +42,12 @@ def test_narrow_reads_select_by_key_series_and_push_state(store: Store) -> None:
     with store.write() as uow:
         seq = created.change_seq
         uow.events.mark_pushed(
-            created.event_uid, remote_id="c", etag=unconfirmed('"c"'), pushed_seq=seq
+            created.event_uid, remote_id="c", etag=unconfirmed('"c"'), base=None, pushed_seq=seq
         )
         seq = confirmed.change_seq
-        uow.events.mark_pushed(confirmed.event_uid, remote_id="k", etag='"k"', pushed_seq=seq)
+        uow.events.mark_pushed(
+            confirmed.event_uid, remote_id="k", etag='"k"', base=None, pushed_seq=seq
+        )
 
     always = [pending.event_uid, "c"]  # the pending push and the unconfirmed create
     assert near(store, calendar.pk, set()) == always

@@ -13,7 +13,10 @@ etag-only bumps, partial and empty listings) and sync. Invariants:
 * an acknowledged write is never lost: after a clean sync, every managed event
   that nobody edited or deleted on the provider's side since the app last
   wrote it holds the app's last version on both sides (or is gone on both
-  sides after the app deleted it), whatever answers were lost on the way.
+  sides after the app deleted it), whatever answers were lost on the way and
+  however often the provider re-tagged versions nobody edited. (An edit there
+  that no pull had seen when the app wrote is concurrent with the app's write:
+  a conflict, which the account's policy decides.)
 
 Speed: one migrated SQLite file per test run, a fresh account (and memory
 backend) per example, few steps per example. The ``ci`` hypothesis profile
@@ -77,6 +80,10 @@ class SyncMachine(RuleBasedStateMachine):
         self.acked: dict[str, str | None] = {}
         #: Event ids edited or deleted on the provider's side since that write.
         self.disturbed: set[str] = set()
+        #: Event ids edited or deleted there since the last clean sync: edits
+        #: calsync may not have pulled yet, so an app write made since is
+        #: concurrent with them, not later (see `_acknowledged`).
+        self.unseen: set[str] = set()
 
     @property
     def harness(self) -> SyncHarness:
@@ -121,6 +128,7 @@ class SyncMachine(RuleBasedStateMachine):
         for event in self.harness.events(include_deleted=True):
             if origin is not None and event.event_uid == origin and event.event_id:
                 self.disturbed.add(event.event_id)
+                self.unseen.add(event.event_id)
 
     # -- the API side, through the store's write path ---------------------------------
 
@@ -142,10 +150,15 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _acknowledged(self, event_id: str, summary: str | None, *, changed: bool) -> None:
         self.acked[event_id] = summary
-        if changed:
-            # A new local version: edits made elsewhere before it no longer count.
-            # (A write equal to what the store holds is no new version: the
-            # store skips it, so an earlier edit elsewhere still decides.)
+        if changed and event_id not in self.unseen:
+            # A new local version: edits made elsewhere before it, and pulled
+            # before it, no longer count. (A write equal to what the store
+            # holds is no new version: the store skips it, so an earlier edit
+            # elsewhere still decides.) An edit elsewhere that no pull has
+            # seen yet is concurrent with the app's write, however they were
+            # ordered in time: calsync sees both changed since the version it
+            # last synced, which is exactly a conflict, and the account's
+            # ``conflict`` policy decides it (remote: the app's write loses).
             self.disturbed.discard(event_id)
 
     # -- faults -----------------------------------------------------------------------
@@ -210,6 +223,7 @@ class SyncMachine(RuleBasedStateMachine):
         stored_ids = [e.remote_id for e in h.events()]
         assert len(stored_ids) == len(set(stored_ids))
         self.check_acknowledged_writes_hold()
+        self.unseen.clear()  # converged: every edit elsewhere has been pulled
 
     def check_acknowledged_writes_hold(self) -> None:
         live = {e.event_id: e for e in self.harness.events() if e.event_id}

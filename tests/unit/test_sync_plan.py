@@ -248,7 +248,10 @@ def test_conflict_remote_wins_by_default_and_drops_the_push() -> None:
 def test_conflict_local_wins_keeps_the_push_with_the_new_etag() -> None:
     state, remote = _edited_both_sides()
     actions = plan(state, Pulled(changed=(remote,), final=True), SyncPolicy(conflict="local"))
-    assert actions == [RecordConflict("evt_1", "local", remote), KeepLocal("evt_1", "r1", '"2"')]
+    assert actions == [
+        RecordConflict("evt_1", "local", remote),
+        KeepLocal("evt_1", "r1", '"2"', remote.content.fingerprint()),
+    ]
 
 
 def test_an_unmoved_remote_version_is_not_a_conflict() -> None:

@@ -211,6 +211,11 @@ class Event(Base):
     updated: Mapped[datetime]
     change_seq: Mapped[int] = mapped_column(BigInteger)
     fingerprint: Mapped[str] = mapped_column(String(64))
+    #: The last version known to be on the provider (the base a pending local
+    #: change was made on): written by pulls and confirmed pushes, never by API
+    #: writes. Opaque to the store but for one rule: a sync write stores the
+    #: listed content's fingerprint. None: unknown. See `calsync.sync.bases`.
+    base_fingerprint: Mapped[str | None] = mapped_column(String(80))
     push_state: Mapped[str] = mapped_column(String(16))  # none | pending
     pending_op: Mapped[str | None] = mapped_column(String(16))  # create | update | delete
 

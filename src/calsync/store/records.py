@@ -191,6 +191,8 @@ class EventSyncState(NamedTuple):
     all_day: bool
     tzid: str
     recurrence: list[str]
+    #: `Event.base_fingerprint`: the last version known to be on the provider.
+    base_fingerprint: str | None
 
 
 class PushAttemptRecord(NamedTuple):

@@ -48,11 +48,13 @@ class RecordConflict:
 @dataclass(frozen=True, slots=True)
 class KeepLocal:
     """The local version wins: adopt the remote's current etag so the push is
-    not refused as stale, and keep the push pending."""
+    not refused as stale, and keep the push pending. ``base``: the listed
+    version's base (`calsync.sync.bases.listed`), now what the provider holds."""
 
     event_uid: str
     remote_id: str
     etag: str | None
+    base: str | None
 
 
 @dataclass(frozen=True, slots=True)

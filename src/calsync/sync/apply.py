@@ -25,6 +25,7 @@ from calsync.sync.actions import (
     TombstoneFromRemote,
     UpsertFromRemote,
 )
+from calsync.sync.bases import listed
 from calsync.sync.etags import UNCONFIRMED_PREFIX, split_stored
 from calsync.sync.state import (
     CalendarState,
@@ -97,6 +98,7 @@ def _event_state(
         deleted=r.deleted,
         pending_op=cast(PendingOp | None, r.pending_op) if r.push_state == "pending" else None,
         change_seq=r.change_seq,
+        base=r.base_fingerprint,
         master_remote_id=None
         if r.recurring_event_uid is None
         else remote_ids.get(r.recurring_event_uid),
@@ -143,11 +145,16 @@ def apply_plan(uow: UnitOfWork, calendar_pk: int, actions: list[Action]) -> Appl
                 action.event_uid,
                 remote_id=action.remote_id,
                 etag=action.etag,
+                base=action.base,
                 pushed_seq=_KEEP_PENDING,
             )
         elif isinstance(action, DropPendingPush):
             uow.events.mark_pushed(
-                action.event_uid, remote_id=None, etag=None, pushed_seq=action.change_seq
+                action.event_uid,
+                remote_id=None,
+                etag=None,
+                base=None,  # deleted on both sides
+                pushed_seq=action.change_seq,
             )
         elif isinstance(action, RecreateRemote):
             uow.events.requeue_create(action.event_uid)
@@ -179,7 +186,11 @@ def _drop_superseded_push(
         assert upsert.local_event_uid is not None and upsert.local_change_seq is not None
         uid, seq = upsert.local_event_uid, upsert.local_change_seq
     uow.events.mark_pushed(
-        uid, remote_id=upsert.event.remote_id, etag=upsert.event.etag, pushed_seq=seq
+        uid,
+        remote_id=upsert.event.remote_id,
+        etag=upsert.event.etag,
+        base=listed(upsert.event.content),
+        pushed_seq=seq,
     )
 
 

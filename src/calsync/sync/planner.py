@@ -7,11 +7,18 @@ Rules, in the order they are applied:
   back are suppressed: they carry the remote id and etag recorded at push time).
 * A listed event with a pending local change is a *conflict* only when the
   remote version moved (its etag differs from the one we last stored), the
-  contents differ, and it is not our own push coming back. Equal contents
+  contents differ, it is not our own push coming back and it is not the
+  version the local change was made on (its base, below). Equal contents
   settle it quietly; an unmoved etag means the push simply goes ahead. That
   includes the echo of our own create edited here again before it came back:
   it carries the etag the create returned (kept, marked unconfirmed; see
   `calsync.sync.etags`). The account's ``conflict`` policy picks the winner.
+* A moved etag alone is not an edit either: servers re-tag versions nobody
+  edited. A listed version equal to the pending change's *base* (the last
+  version known to be on the provider: `EventState.base`, see
+  `calsync.sync.bases`) is the version the change was made on, so the change
+  is pushed on top of it (`KeepLocal` with the new etag), never a conflict.
+  An unknown base (rows stored before it was recorded) proves nothing.
 * Our own pushes are recognised by the push journal, not by etags: every push
   is recorded (with the `round_trip_key` of the content sent) before it is
   made, so when its answer is lost (a timeout, a crash) the provider's version
@@ -65,6 +72,7 @@ from calsync.sync.actions import (
     TombstoneFromRemote,
     UpsertFromRemote,
 )
+from calsync.sync.bases import listed, unchanged_since
 from calsync.sync.spans import reaches
 from calsync.sync.state import (
     CalendarState,
@@ -272,7 +280,7 @@ def _plan_listed_version(
         if ours is not None and _replaced_since(local, ours):
             # An older push of ours landed after all (its answer was lost), but
             # the local side has moved on since: put the local version back.
-            return [KeepLocal(local.event_uid, event.remote_id, event.etag)]
+            return [_keep_local(local, event)]
         moved = (
             local.deleted
             or local.unconfirmed  # the echo: store its etag in plain form
@@ -292,16 +300,25 @@ def _plan_listed_version(
     if ours is not None:
         # An earlier push of ours coming back, not an edit: the pending change
         # is newer, so it goes ahead on top of the provider's version.
-        return [KeepLocal(local.event_uid, event.remote_id, event.etag)]
+        return [_keep_local(local, event)]
+    if local.remote_id == event.remote_id and unchanged_since(local.base, event.content):
+        # Only the etag moved (servers re-tag versions nobody edited): the
+        # provider still holds the version the pending change was made on,
+        # so the change goes on top of it. Compared as `calsync.sync.bases`
+        # says: exactly when the base was listed, by round-trip key when it
+        # is what we pushed (the provider's form of it not seen yet).
+        return [_keep_local(local, event)]
     if policy.conflict == "remote":
         return [
             RecordConflict(local.event_uid, "remote", event),
             _superseding(event, local),
         ]
-    return [
-        RecordConflict(local.event_uid, "local", event),
-        KeepLocal(local.event_uid, event.remote_id, event.etag),
-    ]
+    return [RecordConflict(local.event_uid, "local", event), _keep_local(local, event)]
+
+
+def _keep_local(local: EventState, event: RemoteEvent) -> KeepLocal:
+    """Push the local version on top of the listed one, which becomes the base."""
+    return KeepLocal(local.event_uid, event.remote_id, event.etag, listed(event.content))
 
 
 def _our_push(local: EventState, event: RemoteEvent) -> PushedVersion | None:

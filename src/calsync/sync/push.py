@@ -24,6 +24,7 @@ from calsync.errors import NotFound, PreconditionFailed
 from calsync.model import round_trip_key
 from calsync.providers.base import Provider, WriteResult
 from calsync.store import CalendarRecord, EventRecord, PushAttemptRecord
+from calsync.sync.bases import sent
 from calsync.sync.etags import split_stored, unconfirmed
 from calsync.sync.ownership import StoreView
 
@@ -77,6 +78,8 @@ def push_pending(store: StoreView, provider: Provider, calendar: CalendarRecord)
                     record.event_uid,
                     remote_id=remote_id,
                     etag=etag,
+                    # The provider now holds what we sent (in its own form).
+                    base=None if record.pending_op == "delete" else sent(record.content),
                     pushed_seq=record.change_seq,
                 )
             pushed += 1

@@ -52,6 +52,9 @@ class EventState:
     #: Pushed as a create whose echo no pull has listed yet (`calsync.sync.etags`);
     #: ``etag`` is then the one the create returned, if any.
     unconfirmed: bool = False
+    #: The last version known to be on the provider, the one a pending local
+    #: change was made on (`calsync.sync.bases`); None: unknown.
+    base: str | None = None
     #: Our recorded pushes of this event that no pull has seen the outcome of
     #: yet, oldest first: what tells our own write coming back (whose answer
     #: may have been lost) from somebody else's edit.

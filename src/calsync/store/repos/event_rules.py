@@ -49,7 +49,13 @@ def needs_row(state: Any, change: Change, fingerprint: str | None) -> bool:
     """Whether the full row must be loaded: to change it, or to store moved version tags."""
     decision = decide(state, change, fingerprint)
     if decision is WriteOutcome.UNCHANGED:
-        return change.content is not None and meta_differs(state, change)
+        if change.content is None:
+            return False
+        # A sync write also records the listed version as the base (rows
+        # stored before that column existed, or whose last push was recorded
+        # as the content sent: `Event.base_fingerprint`).
+        rebased = change.source == SYNC and state.base_fingerprint != fingerprint
+        return rebased or meta_differs(state, change)
     return decision is not WriteOutcome.MISSING
 
 

@@ -153,9 +153,17 @@ class EventRepo:
         return total
 
     def mark_pushed(
-        self, event_uid: str, *, remote_id: str | None, etag: str | None, pushed_seq: int
+        self,
+        event_uid: str,
+        *,
+        remote_id: str | None,
+        etag: str | None,
+        base: str | None,
+        pushed_seq: int,
     ) -> None:
-        """Record that the version ``pushed_seq`` reached the provider.
+        """Record that the version ``pushed_seq`` reached the provider, which now
+        holds the version ``base`` (stored as `Event.base_fingerprint`; None:
+        unknown, or nothing).
 
         If the event changed since (``change_seq`` moved on) it stays pending,
         now as an update (or a delete) of the remote event.
@@ -169,6 +177,7 @@ class EventRepo:
         if remote_id is not None:
             row.remote_id = remote_id
         row.etag = etag
+        row.base_fingerprint = base
         if row.change_seq == pushed_seq:
             row.push_state, row.pending_op = "none", None
         elif row.deleted:
@@ -187,6 +196,7 @@ class EventRepo:
         if row is None:
             raise NotFound(f"no event {event_uid}")
         row.push_state, row.pending_op, row.etag = "pending", "create", None
+        row.base_fingerprint = None
 
     def record_conflict(self, event_uid: str, losing: RemoteEvent | None) -> None:
         """Keep the remote version that lost a conflict to the local one.
@@ -393,7 +403,13 @@ class EventRepo:
         self, calendar_pk: int, key_column: InstrumentedAttribute[Any], changes: Sequence[Change]
     ) -> dict[str, Any]:
         """Identity and version columns of the stored rows, one SELECT per chunk."""
-        cols = (Event.id, Event.fingerprint, Event.deleted, *(getattr(Event, m) for m in _META))
+        cols = (
+            Event.id,
+            Event.fingerprint,
+            Event.deleted,
+            Event.base_fingerprint,
+            *(getattr(Event, m) for m in _META),
+        )
         stored: dict[str, Any] = {}
         keys = list({c.key for c in changes})
         for part in chunks(keys):
@@ -446,6 +462,9 @@ class EventRepo:
             "etag": change.etag,
             "remote_updated": change.remote_updated,
             "recurring_event_uid": master_uid,
+            # What the provider holds now: the base of later local changes
+            # (`Event.base_fingerprint`); an API write never moves it.
+            "base_fingerprint": fingerprint if change.source == SYNC else None,
         }
         decision = decide(state, change, fingerprint)
         if decision in (WriteOutcome.MISSING, WriteOutcome.UNCHANGED):
@@ -468,6 +487,8 @@ class EventRepo:
             )  # inserted with the rest of the batch by `_insert`
         if change.content is None:
             row.deleted = True
+            if change.source == SYNC:  # the provider no longer holds any version
+                row.base_fingerprint = None
         else:
             for name, value in content_columns(change.content).items():
                 setattr(row, name, value)
