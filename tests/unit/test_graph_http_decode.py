@@ -24,7 +24,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
         states.append(gc.isenabled())
         return real(content)
 
-    monkeypatch.setattr(_graph_http.json, "loads", loads)
+    monkeypatch.setattr(json, "loads", loads)
     was = gc.isenabled()
     gc.enable()
     yield states
