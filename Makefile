@@ -11,7 +11,7 @@ export HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 # daemons), so one worker per core keeps both cores busy. PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-lowest config-example install lint typecheck pytest bench clean
+.PHONY: run test test-lowest config-example install lint typecheck pytest browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,19 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+# The browser tests drive Debian's chromium (Playwright's own browser download cannot work
+# here). Installed when missing and apt can run (root, or sudo without a password);
+# otherwise the browser tests are skipped with the reason shown, and nothing else changes.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else exit 0; fi; \
+		echo "installing Debian's chromium for the browser tests"; \
+		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "could not install chromium: the browser tests will be skipped"; \
+	fi
+
+pytest: $(VENV)/.installed-dev browser
 	@if [ -z "$$CALSYNC_TEST_POSTGRES_URL" ] && $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2).close()" 2>/dev/null; then \
 		echo "PostgreSQL answers on 127.0.0.1:5432: store tests run on it too"; \
 		export CALSYNC_TEST_POSTGRES_URL=$(PG_PROBE_URL); \

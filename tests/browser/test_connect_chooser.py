@@ -3,7 +3,7 @@ Playwright through ``executable_path``) walks the chooser and the CalDAV form
 against a real Radicale, and the app redeems the code through pycronofy.
 
 Skipped, with the reason shown, when no Chromium is installed (``apt-get install
-chromium``; ``.ci/run`` does it). Set ``CALSYNC_SCREENSHOTS=docs`` to refresh
+chromium``; ``make test`` does it where apt can run). Set ``CALSYNC_SCREENSHOTS=docs`` to refresh
 ``docs/connect-chooser.png``.
 """
 
