@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes._graph_identity import AccessGrant
-from tests.fakes._graph_render import RenderOptions, parse_expand, parse_select
+from tests.fakes._graph_render import RenderCache, RenderOptions, parse_expand, parse_select
 from tests.fakes._graph_store import FakeCalendar, Item
 from tests.fakes._graph_views import allow
 from tests.fakes._graph_wire import (
@@ -89,7 +89,11 @@ class RoutesMixin:
         ) -> Reply: ...
         def _create_event(self, cal: FakeCalendar, body: dict[str, Any]) -> tuple[Item, bool]: ...
         def _render_item(
-            self, item: Item, options: RenderOptions, default_zone: str | None = "UTC"
+            self,
+            item: Item,
+            options: RenderOptions,
+            default_zone: str | None = "UTC",
+            cache: RenderCache | None = None,
         ) -> dict[str, Any]: ...
         def _locate(
             self, event_id: str, scope: FakeCalendar | None

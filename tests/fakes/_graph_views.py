@@ -30,7 +30,7 @@ from tests.fakes._graph_render import RenderCache, RenderOptions, render, render
 from tests.fakes._graph_store import (
     FakeCalendar,
     Item,
-    instant_of,
+    instants,
     item_instances,
     master_instances,
     occurrence_at,
@@ -155,19 +155,26 @@ class ViewsMixin:
         )
 
     def _render_item(
-        self, item: Item, options: RenderOptions, default_zone: str | None = "UTC"
+        self,
+        item: Item,
+        options: RenderOptions,
+        default_zone: str | None = "UTC",
+        cache: RenderCache | None = None,
     ) -> dict[str, Any]:
+        """``cache``: only for a reply serialised at once (see `render`)."""
+        start, end = instants(item)  # worked out when the item was written
         return render(
             item=item,
             instance_id=item.id,
             event_type=item.type,
-            start=instant_of(item.fields["start"]),
-            end=instant_of(item.fields["end"]),
+            start=start,
+            end=end,
             original_start=item.original_start,
             series_master_id=item.master_id,
             options=options,
             default_zone=default_zone,
             organizer=self._organizer(),
+            cache=cache,
         )
 
     def _events_list(
@@ -179,7 +186,9 @@ class ViewsMixin:
             (i for i in cal.items.values() if wanted is None or i.type == wanted),
             key=lambda i: (i.created, i.id),
         )
-        values = [self._render_item(i, options) for i in items]
+        # Serialised at once by `_paged`: rendered through the cache, not deep-copied (a
+        # full round lists every series master of the calendar this way).
+        values = [self._render_item(i, options, cache=self._render_cache) for i in items]
         return self._paged(path, query, values, f"users('{self.user_id}')/events")
 
     def _calendar_view(

@@ -96,6 +96,8 @@ def _local(value: Any) -> tuple[datetime, str]:
 
 def parse_instant(value: Any) -> datetime:
     local, label = _local(value)
+    if label == "UTC":  # what every read asks for (Prefer: outlook.timezone="UTC")
+        return local.replace(tzinfo=UTC)
     return local.replace(tzinfo=zone_of(label)).astimezone(UTC)
 
 
