@@ -17,7 +17,6 @@ from calsync.sync.actions import (
     Action,
     DropPendingPush,
     RecordConflict,
-    RecreateRemote,
     TombstoneFromRemote,
 )
 from calsync.sync.planner import plan_listing_end
@@ -87,5 +86,5 @@ def test_an_event_queued_as_a_create_is_never_gone_nor_at_stake(
     else:
         actions = complete_listing(state, policy, others(listed), paged)
     # No abort (nothing live on the provider is at stake), no tombstone, no conflict.
-    unwanted = (AbortMassDelete, TombstoneFromRemote, RecordConflict, RecreateRemote)
+    unwanted = (AbortMassDelete, TombstoneFromRemote, RecordConflict)
     assert not any(isinstance(a, unwanted) for a in actions)

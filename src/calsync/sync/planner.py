@@ -377,7 +377,9 @@ def _plan_gone(local: EventState, policy: SyncPolicy) -> list[Action]:
     assert local.remote_id is not None
     forget: list[Action] = [ForgetPushes(local.event_uid)] if local.pushes else []
     if not _on_provider(local):
-        return forget  # an earlier incarnation is gone; the pending create stands
+        # An earlier incarnation is gone; the version queued as a create stands
+        # and stays queued as one (not a conflict: it was never on the provider).
+        return [RecreateRemote(local.event_uid), *forget]
     if local.deleted:
         if local.pending_op == "delete":  # deleted on both sides: nothing left to push
             return [DropPendingPush(local.event_uid, local.change_seq), *forget]
