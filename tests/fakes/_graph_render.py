@@ -211,7 +211,25 @@ def prepare(item: Item, organizer: dict[str, Any]) -> Item:
     if item.type == "seriesMaster":
         occurrence_starts(item, date.min, date.min)  # walks a series with an end once
     item.__dict__["_base"] = (organizer, _base(item, organizer))
+    _base_json(item, organizer)
     return item
+
+
+def _base_json(item: Item, organizer: dict[str, Any]) -> tuple[str, str]:
+    """The base as JSON (the members without braces, and ``recurrence`` apart, which an
+    occurrence renders null): stored with the item, as its base is (`prepare`)."""
+    memo = item.__dict__.get("_base_json")
+    if memo is None or memo[0] != organizer:
+        base = item.__dict__.get("_base")
+        if base is None or base[0] != organizer:
+            base = (organizer, _base(item, organizer))
+            item.__dict__["_base"] = base
+        members = dict(base[1])
+        recurrence = json.dumps(members.pop("recurrence"))
+        memo = (organizer, (json.dumps(members)[1:-1], recurrence))
+        item.__dict__["_base_json"] = memo
+    found: tuple[str, str] = memo[1]
+    return found
 
 
 def _shared(item: Item, options: RenderOptions, organizer: dict[str, Any]) -> dict[str, Any]:
@@ -342,9 +360,17 @@ def render_instance_json(
     if cached is not None and cached[0] is item:
         inner, recurrence = cached[1]
     else:
-        shared = dict(_shared(item, options, organizer))
-        recurrence = json.dumps(shared.pop("recurrence"))
-        inner = json.dumps(shared)[1:-1]
+        base, recurrence = _base_json(item, organizer)
+        # The members `_shared` adds to the base, in its order.
+        body = item.fields.get("body") or {"contentType": "text", "content": ""}
+        inner = f'{base}, "body": {json.dumps(_body(body, options.text_body))}'
+        if options.expand is not None:
+            properties = [
+                p
+                for p in item.fields.get("singleValueExtendedProperties", [])
+                if property_key(p["id"]) in options.expand
+            ]
+            inner += f', "singleValueExtendedProperties": {json.dumps(properties)}'
         if len(cache) > 50_000:
             cache.clear()
         cache[key] = (item, (inner, recurrence))
