@@ -34,8 +34,11 @@ Rules, in the order they are applied:
   window (``window``) proves only the absence of events that reach into it
   (`calsync.sync.spans`), never of one that left the window. Nothing else
   deletes: a partial listing never proves an absence, and an empty "complete"
-  listing is the classic outage, so it aborts instead (unless overridden).
-  Events never pushed (no remote id yet) are never considered gone.
+  listing is the classic outage, so it aborts instead (unless overridden);
+  let through (no live event at stake, or overridden), it still never settles
+  a pending delete, which is pushed instead. Events never pushed (no remote id
+  yet) are never considered gone, nor are events queued as a create: their
+  remote id, if any, names an earlier incarnation that is gone already.
 * Mass-delete guard: when the plan would tombstone more than
   ``max_delete_fraction`` of the calendar's live events, and the calendar has
   at least ``mass_delete_min_events`` live events, the whole plan is replaced
@@ -111,7 +114,7 @@ def plan(state: CalendarState, pulled: Pulled, policy: SyncPolicy) -> list[Actio
     if pulled.full_listing:
         if not changed and _remote_backed_live(state) and not policy.allow_mass_delete:
             return [_abort_empty_listing(state.live_count())]
-        gone += _absent(state, listed | set(explicit), pulled.window)
+        gone += _absent(state, listed | set(explicit), pulled.window, empty=not changed)
     if policy.series_as_unit:
         gone += _dropped_overrides(state, changed, listed)
     gone_ids = {e.remote_id for e in gone if e.remote_id is not None}
@@ -156,7 +159,7 @@ def plan_listing_end(
         backed = end.tombstoned > 0 or _remote_backed_live(state)
         if not end.listed and backed and not policy.allow_mass_delete:
             return [_abort_empty_listing(end.live_before)]
-        gone = _absent(state, end.listed | end.deleted, end.window)
+        gone = _absent(state, end.listed | end.deleted, end.window, empty=not end.listed)
         gone_ids = {e.remote_id for e in gone if e.remote_id is not None}
         gone += _children_of(state, gone_ids, end.listed)
         for local in _unique(gone):
@@ -171,16 +174,27 @@ def plan_listing_end(
 
 
 def _absent(
-    state: CalendarState, named: AbstractSet[str], window: SyncWindow | None
+    state: CalendarState,
+    named: AbstractSet[str],
+    window: SyncWindow | None,
+    *,
+    empty: bool = False,
 ) -> list[EventState]:
     """What a complete listing that names only ``named`` proves gone: with a
-    ``window``, only what it covers (an event that left the window is not gone)."""
+    ``window``, only what it covers (an event that left the window is not gone).
+
+    An ``empty`` listing (let through because no live event is at stake, or
+    by the operator) does not settle a pending delete either: it is the
+    classic outage, and taking it for "deleted on both sides" would drop the
+    app's delete while the provider still has the event. The delete is pushed
+    instead: deleting an event that is already gone succeeds (`Provider.delete_event`)."""
     return [
         e
         for e in state.events
-        if e.remote_id is not None
+        if _on_provider(e)
         and e.remote_id not in named
         and (window is None or reaches(e, window))
+        and not (empty and e.pending_op == "delete")
     ]
 
 
@@ -258,7 +272,16 @@ def _unconfirmed(event: EventState) -> bool:
 
 
 def _remote_backed_live(state: CalendarState) -> bool:
-    return any(e.live and e.remote_id is not None for e in state.events)
+    return any(e.live and _on_provider(e) for e in state.events)
+
+
+def _on_provider(event: EventState) -> bool:
+    """Whether the provider should hold a version of ``event``: it has a remote
+    id and is not waiting to be created (again). The remote id of an event
+    queued as a create names an earlier incarnation that is gone (deleted
+    there, or by us, and written again here since): no listing's silence
+    about it says anything about the event."""
+    return event.remote_id is not None and event.pending_op != "create"
 
 
 def _plan_listed(local: EventState | None, event: RemoteEvent, policy: SyncPolicy) -> list[Action]:
@@ -353,6 +376,10 @@ def _superseding(event: RemoteEvent, local: EventState) -> UpsertFromRemote:
 def _plan_gone(local: EventState, policy: SyncPolicy) -> list[Action]:
     assert local.remote_id is not None
     forget: list[Action] = [ForgetPushes(local.event_uid)] if local.pushes else []
+    if not _on_provider(local):
+        # An earlier incarnation is gone; the version queued as a create stands
+        # and stays queued as one (not a conflict: it was never on the provider).
+        return [RecreateRemote(local.event_uid), *forget]
     if local.deleted:
         if local.pending_op == "delete":  # deleted on both sides: nothing left to push
             return [DropPendingPush(local.event_uid, local.change_seq), *forget]
