@@ -15,35 +15,16 @@ repeated here after a bump, so the base is known and still not trusted blindly).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Literal
 
-import pytest
-
-from calsync.store import Store
+from tests.integration import policy_harness
+from tests.integration.policy_harness import settle
 from tests.integration.test_sync_engine import SyncHarness, content
 
+#: The harness under each conflict policy (a fixture pytest finds by this name).
+harness = policy_harness.harness
+
 Policy = Literal["remote", "local"]
-
-
-@pytest.fixture(params=["remote", "local"])
-def harness(store: Store, request: pytest.FixtureRequest) -> Iterator[SyncHarness]:
-    h = SyncHarness(store, conflict=request.param)
-    yield h
-    h.close()
-
-
-def clean_sync(h: SyncHarness) -> int:
-    """Sync until nothing is pending; returns the conflicts recorded on the way."""
-    conflicts = 0
-    for _ in range(4):
-        report = h.sync()
-        assert report.ok, report.describe_failures()
-        conflicts += sum(c.conflicts for c in report.calendars)
-        if not h.pending():
-            break
-    h.assert_converged()
-    return conflicts
 
 
 def summaries(h: SyncHarness) -> tuple[list[str], list[str]]:
@@ -56,12 +37,12 @@ def summaries(h: SyncHarness) -> tuple[list[str], list[str]]:
 def test_an_edit_made_before_an_etag_only_bump_is_pulled_is_kept(harness: SyncHarness) -> None:
     # The state machine's failing sequence, step for step.
     harness.local_upsert("app-1", content("lunch", 5))
-    clean_sync(harness)
-    clean_sync(harness)
+    settle(harness)
+    settle(harness)
     harness.backend.bump_etags()
     harness.local_upsert("app-1", content("standup", 5))
     # Not a conflict under either policy: nobody else touched the event.
-    assert clean_sync(harness) == 0
+    assert settle(harness) == 0
 
     assert summaries(harness) == (["standup"], ["standup"])
 
@@ -70,20 +51,20 @@ def test_a_local_delete_made_before_an_etag_only_bump_is_pulled_stands(
     harness: SyncHarness,
 ) -> None:
     harness.local_upsert("app-1", content("lunch", 5))
-    clean_sync(harness)
-    clean_sync(harness)
+    settle(harness)
+    settle(harness)
     harness.backend.bump_etags()
     harness.local_delete("app-1")
-    assert clean_sync(harness) == 0
+    assert settle(harness) == 0
 
     assert summaries(harness) == ([], [])
 
 
 def test_a_real_remote_edit_after_a_bump_is_still_a_conflict(harness: SyncHarness) -> None:
     harness.local_upsert("app-1", content("lunch", 5))
-    clean_sync(harness)
+    settle(harness)
     harness.backend.bump_etags()
-    clean_sync(harness)  # the bump is pulled: the base is the provider's version
+    settle(harness)  # the bump is pulled: the base is the provider's version
     [stored] = harness.events()
     assert stored.remote_id is not None
     harness.local_upsert("app-1", content("standup", 5))
@@ -91,7 +72,7 @@ def test_a_real_remote_edit_after_a_bump_is_still_a_conflict(harness: SyncHarnes
         harness.cal_remote_id, content("review", 5), remote_id=stored.remote_id
     )
     harness.backend.bump_etags()
-    assert clean_sync(harness) == 1
+    assert settle(harness) == 1
 
     winner = "review" if harness.account.conflict == "remote" else "standup"
     assert summaries(harness) == ([winner], [winner])

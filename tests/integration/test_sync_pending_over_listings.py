@@ -13,32 +13,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from calsync.store import Store
+from tests.integration import policy_harness
+from tests.integration.policy_harness import settle
 from tests.integration.test_sync_engine import SyncHarness, content
 
-
-@pytest.fixture(params=["remote", "local"])
-def harness(store: Store, request: pytest.FixtureRequest) -> Iterator[SyncHarness]:
-    h = SyncHarness(store, conflict=request.param)
-    yield h
-    h.close()
-
-
-def settle(h: SyncHarness) -> int:
-    """Sync until nothing is pending; returns the conflicts recorded on the way."""
-    conflicts = 0
-    for _ in range(4):
-        report = h.sync()
-        assert report.ok, report.describe_failures()
-        conflicts += sum(c.conflicts for c in report.calendars)
-        if not h.pending():
-            break
-    h.assert_converged()
-    return conflicts
+#: The harness under each conflict policy (a fixture pytest finds by this name).
+harness = policy_harness.harness
 
 
 def test_a_pending_delete_survives_an_empty_listing(harness: SyncHarness) -> None:
