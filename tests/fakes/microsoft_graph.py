@@ -139,6 +139,7 @@ class MicrosoftGraphFake(
         self._page_sizes: list[int] | None = None
         self._faults: deque[Fault] = deque()
         self._lost: list[list[Any]] = []
+        self._cut: list[list[Any]] = []
         self._hooks: list[tuple[str, str, Callable[[], None]]] = []
         self._init_identity()
         self._init_delta()
@@ -176,6 +177,11 @@ class MicrosoftGraphFake(
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
+                if fake._take_lost_response(self.path, cut=True):
+                    # The connection breaks while the body arrives: half of it, then EOF.
+                    self.wfile.write(payload[: len(payload) // 2])
+                    self.close_connection = True
+                    return
                 self.wfile.write(payload)
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
@@ -273,9 +279,15 @@ class MicrosoftGraphFake(
         with self.lock:
             self._lost.append([count, path_contains])
 
-    def _take_lost_response(self, path: str) -> bool:
+    def cut_next_responses(self, count: int = 1, path_contains: str = GRAPH_PREFIX + "/") -> None:
+        """Answer the next ``count`` matching requests with their headers and half the
+        body, then drop the connection (a network fault while the answer arrives)."""
         with self.lock:
-            for entry in self._lost:
+            self._cut.append([count, path_contains])
+
+    def _take_lost_response(self, path: str, *, cut: bool = False) -> bool:
+        with self.lock:
+            for entry in self._cut if cut else self._lost:
                 if entry[0] > 0 and entry[1] in path:
                     entry[0] -= 1
                     return True

@@ -129,17 +129,24 @@ class DeltaPull:
         params = {"startDateTime": _stamp(window[0]), "endDateTime": _stamp(window[1])}
         return self._get(self.path, params)
 
-    def _rounds(self, first: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        # Not read ahead in a thread: a page is ~2 MB of JSON in ~16 KiB TLS reads, and
-        # a reader thread waiting for the GIL after each read while the store works cost
-        # more CPU than the overlap saved (bench/graph_sync.py, RESULTS.md).
-        page = first
-        while True:
-            yield page
-            link = page.get("@odata.nextLink")
-            if not link:
-                return
-            page = self._get(str(link))
+    def _rounds(self, first: dict[str, Any], *, ahead: bool = False) -> Iterator[dict[str, Any]]:
+        """The round's pages from its first. ``ahead`` (full rounds, where each page is
+        stored before the next is wanted): the next page is asked for meanwhile
+        (`GraphClient.pages_ahead`)."""
+        if not ahead:
+            page = first
+            while True:
+                yield page
+                link = page.get("@odata.nextLink")
+                if not link:
+                    return
+                page = self._get(str(link))
+        try:
+            yield from self.client.pages_ahead(first, "calendarView/delta")
+        except GraphApiError as exc:
+            if _is_reset(exc):
+                raise CursorExpired(exc.message) from exc
+            raise
 
     def _event(self, event_id: str, query: dict[str, str] | None = None) -> dict[str, Any] | None:
         try:
@@ -162,7 +169,7 @@ class DeltaPull:
     ) -> Iterator[PullPage]:
         self.memory.instances.clear()
         self.memory.complete = False  # until this round's last page: it may fail midway
-        for page in self._rounds(first):
+        for page in self._rounds(first, ahead=True):
             changed = self._listed(page.get("value") or ())
             if page.get("@odata.nextLink"):
                 yield PullPage(changed=tuple(changed))

@@ -36,6 +36,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -136,6 +137,11 @@ def _decode(content: bytes) -> Any:
         gc.enable()
 
 
+def _close_unread(answer: Future[httpx.Response]) -> None:
+    if not answer.cancelled() and answer.exception() is None:
+        answer.result().close()
+
+
 class GraphClient:
     """One account's connection to Graph (thread-safe; httpx pools connections)."""
 
@@ -191,7 +197,11 @@ class GraphClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
+        """Send with the retry policy; ``stream``: a success's body is left unread
+        (`read_json` reads it), so a worker thread can wait for Graph's answer without
+        competing for the GIL while the body arrives (`_graph_delta`)."""
         url = self.url(path)
         attempt, refreshed = 0, False
         content = json.dumps(body).encode() if body is not None else None
@@ -202,9 +212,13 @@ class GraphClient:
                 sent_headers["Content-Type"] = "application/json"
             try:
                 self.sent += 1
-                response = self._client.request(
+                outgoing = self._client.build_request(
                     method, url, content=content, params=params, headers=sent_headers
                 )
+                response = self._client.send(outgoing, stream=stream)
+                if stream and response.status_code >= 400:
+                    response.read()  # an error's body is small: it names the error
+                    response.close()
             except httpx.TransportError as exc:
                 error = request_failure(exc, what, url, setting="graph_endpoint")
                 if attempt >= self.retries:
@@ -250,14 +264,33 @@ class GraphClient:
         return f"{what}: Graph answered {status} {code}: {message}".rstrip(": ")
 
     def json(self, method: str, path: str, what: str, **options: Any) -> dict[str, Any]:
-        response = self.request(method, path, what, **options)
-        if response.status_code == 204 or not response.content:
+        return self.read_json(self.request(method, path, what, **options), what)
+
+    def read_json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        """The JSON object a success carries; a streamed one is read (then closed) here.
+
+        A network fault while its body arrives is httpx's `TransportError`, for the
+        caller to send the request again (`request` retries only up to the headers).
+        A streamed body is joined here, not kept on the response: an httpx response
+        and its stream refer to each other, so a response that lived while a page was
+        stored (it was asked for ahead) is freed only by a full collection, and with its
+        ~2 MB body it raised the initial sync's peak RSS by 17 MiB (bench/graph_sync.py).
+        """
+        if response.is_stream_consumed:
+            content = response.content
+        else:
+            try:
+                content = b"".join(response.iter_bytes())
+            finally:
+                response.close()
+        if response.status_code == 204 or not content:
             return {}
         try:
-            found = _decode(response.content)
+            found = _decode(content)
         except ValueError as exc:
+            url = str(response.request.url.copy_with(query=None))
             raise ProviderError(
-                f"{where(what, self.url(path))}: the answer is not JSON; check graph_endpoint"
+                f"{where(what, url)}: the answer is not JSON; check graph_endpoint"
             ) from exc
         if not isinstance(found, dict):
             raise ProviderError(f"{what}: Graph sent {type(found).__name__}, not an object")
@@ -272,6 +305,42 @@ class GraphClient:
             if not link:
                 return
             page = self.json("GET", link, what)
+
+    def pages_ahead(self, first: dict[str, Any], what: str) -> Iterator[dict[str, Any]]:
+        """`pages` from a first page in hand, each next page asked for while the caller
+        works on the one before.
+
+        The request for the next ``@odata.nextLink`` goes out, in a worker thread, before
+        a page is yielded. Graph composes the answer meanwhile (real Graph takes hundreds
+        of milliseconds for a page of 1,000 events) instead of after the caller has
+        stored the page. The thread waits only for the answer's headers, blocked in the
+        socket with the GIL released; its body, ~2 MB, is read and decoded when the
+        caller asks for the page (`read_json`), since a reader thread taking the GIL after
+        every 16 KiB TLS read while the store works cost more CPU than the overlap saved
+        (bench/graph_sync.py, RESULTS.md). Errors are the ones `request` raises, when the
+        page is asked for; a fault while the body arrives sends the request again. At
+        most one request is ahead; one the caller never asks for is closed unread.
+        """
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-next-page")
+        pending: Future[httpx.Response] | None = None
+        page = first
+        try:
+            while True:
+                link = page.get("@odata.nextLink")
+                if link:
+                    pending = pool.submit(self.request, "GET", str(link), what, stream=True)
+                yield page
+                if pending is None:
+                    return
+                answer, pending = pending.result(), None
+                try:
+                    page = self.read_json(answer, what)
+                except httpx.TransportError:
+                    page = self.json("GET", str(link), what)  # retried, as any request
+        finally:
+            if pending is not None:
+                pending.add_done_callback(_close_unread)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def batch_get(self, urls: Mapping[str, str], what: str) -> dict[str, BatchAnswer]:
         """GET every ``id -> url`` (see `relative_url`) through ``$batch``; answers by id.
