@@ -4,7 +4,9 @@ One run = the same calendar of ``--events`` timed events (every tenth a weekly s
 of 8 occurrences) on the Google fake and on the Graph fake (HTTPS, msal), each
 synced by `SyncEngine.sync_account` for an account the registry builds from its
 options, into a fresh SQLite store, in one long-lived child process per provider
-(as in the daemon). Phases: initial sync; incremental after 1 % of the events
+(as in the daemon). Both fakes serve HTTPS under a throw-away CA, as Google and
+Graph do (``--google-http``: the Google fake over plain HTTP, as the bench had it
+before 2026-12-08). Phases: initial sync; incremental after 1 % of the events
 changed (half of them series masters, half single events); no-op. Runs alternate
 between the providers, so both see the same machine load.
 
@@ -177,8 +179,8 @@ def _run(
     return result
 
 
-def google_run(events: int, work: Path) -> dict[str, dict[str, Any]]:
-    with GoogleCalendarFake() as fake:
+def google_run(events: int, work: Path, tls: bool = True) -> dict[str, dict[str, Any]]:
+    with GoogleCalendarFake(tls=tls) as fake:
         fake.add_calendar("Bench", calendar_id=GOOGLE_CAL, primary=True)
         ids = _populate_google(fake, events)
         (work / "secret").write_text(fake.client_secret)
@@ -192,6 +194,8 @@ def google_run(events: int, work: Path) -> dict[str, dict[str, Any]]:
             "calendars": [GOOGLE_CAL],
             "page_size": 250,
         }
+        if tls:
+            options["ca_file"] = str(fake.ca_file)
 
         def change() -> int:
             touched = _touched(ids)
@@ -254,10 +258,18 @@ def main() -> None:
     parser.add_argument(
         "--page-size", type=int, default=1000, help="Graph page_size (default: the provider's)"
     )
+    parser.add_argument(
+        "--google-http",
+        action="store_true",
+        help="serve the Google fake over plain HTTP (before 2026-12-08 the bench did; "
+        "Google, like Graph, is HTTPS only, so the default compares both over TLS)",
+    )
     args = parser.parse_args()
+    google_scheme = "http" if args.google_http else "https"
     print(
         f"events={args.events} ({args.events // SERIES_EVERY} weekly series of {OCCURRENCES}) "
-        f"graph page_size={args.page_size} google page_size=250 runs={args.runs} (medians)"
+        f"graph page_size={args.page_size} google page_size=250 runs={args.runs} (medians); "
+        f"graph fake https, google fake {google_scheme}"
     )
     google_runs: list[dict[str, dict[str, Any]]] = []
     graph_runs: list[dict[str, dict[str, Any]]] = []
@@ -266,7 +278,7 @@ def main() -> None:
             work = Path(tempfile.mkdtemp(prefix="calsync-msbench-"))
             try:
                 if name == "google":
-                    google_runs.append(google_run(args.events, work))
+                    google_runs.append(google_run(args.events, work, not args.google_http))
                 else:
                     graph_runs.append(graph_run(args.events, work, args.page_size))
             finally:
