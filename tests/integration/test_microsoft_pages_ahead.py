@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from calsync.errors import CursorExpired
 from calsync.providers.base import PullPage, SyncWindow
+from calsync.providers.microsoft import MicrosoftProvider
 from tests.fakes.graph_testing import event_body, graph_fake
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fakes.microsoft_testing import make_provider
@@ -67,6 +70,26 @@ def _on_delta_request(fake: MicrosoftGraphFake, number: int, action: object) -> 
     arm(number)
 
 
+@dataclass
+class HeldPull:
+    provider: MicrosoftProvider
+    pages: Iterator[PullPage]
+    first: PullPage
+    workers_before: set[threading.Thread]
+
+
+def _hold_first_page(fake: MicrosoftGraphFake) -> HeldPull:
+    """A full round whose first page the caller holds, once Graph has the request for the
+    second (the caller has not asked for it)."""
+    provider = make_provider(fake, page_size=PAGE)
+    before = set(_page_workers())
+    pages = provider.pull(fake.default_calendar_id, None, WINDOW)
+    first = next(pages)
+    assert not first.final
+    assert _wait_until(lambda: fake.count("GET", DELTA) == 2), fake.count("GET", DELTA)
+    return HeldPull(provider, pages, first, before)
+
+
 def _page_workers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("graph-next-page")]
 
@@ -76,18 +99,12 @@ def test_the_next_page_is_asked_for_while_the_caller_holds_this_one(
 ) -> None:
     fake = graph_fake
     ids = _singles(fake)
-    provider = make_provider(fake, page_size=PAGE)
-    before = set(_page_workers())
-    pages = provider.pull(fake.default_calendar_id, None, WINDOW)
-    first = next(pages)
-    assert not first.final
-    # The caller has not asked for the second page, and Graph already has its request.
-    assert _wait_until(lambda: fake.count("GET", DELTA) == 2), fake.count("GET", DELTA)
-    listed = [first, *pages]
+    held = _hold_first_page(fake)
+    listed = [held.first, *held.pages]
     assert _listed_ids(listed) == ids
     assert len(listed) > EVENTS // PAGE, "several pages"
     assert fake.count("GET", DELTA) == len(listed), "each page asked for once"
-    assert _wait_until(lambda: not set(_page_workers()) - before), _page_workers()
+    assert _wait_until(lambda: not set(_page_workers()) - held.workers_before), _page_workers()
 
 
 def test_an_expired_round_on_a_page_asked_ahead_is_cursor_expired_when_it_is_wanted(
@@ -107,30 +124,30 @@ def test_an_expired_round_on_a_page_asked_ahead_is_cursor_expired_when_it_is_wan
         next(pages)
 
 
-def test_a_throttled_page_asked_ahead_waits_for_its_retry_after(
-    graph_fake: MicrosoftGraphFake,
+Fault = tuple[Callable[[MicrosoftGraphFake], None], list[float]]
+FAULTS: dict[str, Fault] = {
+    # Throttled: sent again after its Retry-After.
+    "429": (lambda fake: fake.fail_next(429, retry_after=0.75, path_contains=DELTA), [0.75]),
+    # The connection breaks while the body arrives (after the headers the worker waited
+    # for): the engine's thread reads the body, and sends the request again.
+    "cut body": (lambda fake: fake.cut_next_responses(1, path_contains=DELTA), []),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_page_asked_ahead_that_fails_is_asked_for_again_and_nothing_is_lost(
+    graph_fake: MicrosoftGraphFake, fault: str
 ) -> None:
     fake = graph_fake
     ids = _singles(fake)
+    inject, expected_sleeps = FAULTS[fault]
     sleeps: list[float] = []
     provider = make_provider(fake, page_size=PAGE, sleep=sleeps.append)
-    _on_delta_request(fake, 2, lambda: fake.fail_next(429, retry_after=0.75, path_contains=DELTA))
+    _on_delta_request(fake, 2, lambda: inject(fake))
     listed = list(provider.pull(fake.default_calendar_id, None, WINDOW))
-    assert _listed_ids(listed) == ids
-    assert sleeps == [0.75]
-    assert fake.count("GET", DELTA) == len(listed) + 1, "the throttled page, once more"
-
-
-def test_a_page_whose_body_breaks_off_is_asked_for_again(
-    graph_fake: MicrosoftGraphFake,
-) -> None:
-    fake = graph_fake
-    ids = _singles(fake)
-    provider = make_provider(fake, page_size=PAGE)
-    _on_delta_request(fake, 2, lambda: fake.cut_next_responses(1, path_contains=DELTA))
-    listed = list(provider.pull(fake.default_calendar_id, None, WINDOW))
-    assert _listed_ids(listed) == ids, "no event of the broken page is missing"
-    assert fake.count("GET", DELTA) == len(listed) + 1, "the broken page, once more"
+    assert _listed_ids(listed) == ids, "no event of the failed page is missing"
+    assert sleeps == expected_sleeps
+    assert fake.count("GET", DELTA) == len(listed) + 1, "the failed page, once more"
 
 
 def test_a_pull_abandoned_midway_leaves_no_request_or_thread_behind(
@@ -138,15 +155,13 @@ def test_a_pull_abandoned_midway_leaves_no_request_or_thread_behind(
 ) -> None:
     fake = graph_fake
     _singles(fake)
-    provider = make_provider(fake, page_size=PAGE)
-    before = set(_page_workers())
-    pages = provider.pull(fake.default_calendar_id, None, WINDOW)
-    next(pages)
-    assert _wait_until(lambda: fake.count("GET", DELTA) == 2)
+    held = _hold_first_page(fake)
+    before = held.workers_before
     assert set(_page_workers()) - before, "a worker asked for the next page"
-    del pages  # the engine stops reading midway (a store error, a shutdown) and drops it
+    # The engine stops reading midway (a store error, a shutdown) and drops the pull.
+    held.pages = iter(())
     assert _wait_until(lambda: not set(_page_workers()) - before), _page_workers()
     assert fake.count("GET", DELTA) == 2, "nothing beyond the page already asked for"
     # The connection the abandoned answer held went back to the pool: the client works on.
-    assert [c.name for c in provider.list_calendars()]
-    provider.close()
+    assert [c.name for c in held.provider.list_calendars()]
+    held.provider.close()
