@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import chronary
 import httpx
 import pytest
@@ -45,6 +47,24 @@ def test_agent_lifecycle(sdk: Chronary) -> None:
     assert gone.status == "decommissioned"
     assert [a.id for a in sdk.agents.list().data] == []
     assert [a.id for a in sdk.agents.list(status="decommissioned").data] == [created.id]
+
+
+@pytest.mark.parametrize("status", ["active", "paused"])
+def test_a_decommissioned_agent_stays_decommissioned(
+    sdk: Chronary, status: Literal["active", "paused"]
+) -> None:
+    agent = sdk.agents.create(name="Retired bot", type="ai")
+    sdk.agents.delete(agent.id)
+    with pytest.raises(chronary.PermissionDeniedError) as caught:
+        sdk.agents.update(agent.id, status=status)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["error"]["code"] == "agent_decommissioned"
+    assert sdk.agents.get(agent.id).status == "decommissioned"
+    assert [a.id for a in sdk.agents.list().data] == []
+    # What describes it may still change; the status stays.
+    renamed = sdk.agents.update(agent.id, name="Retired room bot", metadata={"why": "moved"})
+    assert (renamed.name, renamed.status) == ("Retired room bot", "decommissioned")
+    assert renamed.metadata == {"why": "moved"}
 
 
 def test_filters_and_paging(sdk: Chronary) -> None:

@@ -10,6 +10,7 @@ account whose application calendar id is the agent id, so
 ``DELETE`` decommissions: the agent still answers ``GET``, lists leave it out
 unless ``status=decommissioned`` asks for it, and its calendars take no new
 events (through either dialect: `calsync.api.events.ensure_takes_new_events`).
+Decommissioning is final: a ``PATCH`` of its status is 403 ``agent_decommissioned``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from calsync.api.chronary.auth import Org
-from calsync.api.chronary.errors import not_found
+from calsync.api.chronary.errors import ChronaryError, not_found
 from calsync.api.chronary.listing import Paging, envelope
 from calsync.api.chronary.mapping.agents import agent_json
 from calsync.api.chronary.openapi import responses
@@ -111,7 +112,7 @@ def read_agent(agent_id: str, org: Org, services: Services) -> dict[str, Any]:
         return agent_json(get_agent(uow, org.org_id, agent_id))
 
 
-@router.patch("/v1/agents/{agent_id}", responses=responses(400, 401, 404))
+@router.patch("/v1/agents/{agent_id}", responses=responses(400, 401, 403, 404))
 def update_agent(
     agent_id: str, body: ChronaryAgentUpdate, org: Org, services: Services
 ) -> dict[str, Any]:
@@ -121,7 +122,14 @@ def update_agent(
             del changes[name]  # null for these means "leave as is", as the SDK never sends it
     ensure_agents(services, org.org_id)
     with services.store.write() as uow:
-        get_agent(uow, org.org_id, agent_id)
+        current = get_agent(uow, org.org_id, agent_id)
+        if current.status == "decommissioned" and "status" in changes:
+            # DELETE retired it: its calendars took no events since, and an app that
+            # deleted an agent does not expect a PATCH to bring it back. Its name,
+            # description and metadata may still be edited.
+            raise ChronaryError(
+                403, "agent_decommissioned", "the agent is decommissioned; its status is final"
+            )
         agent = uow.agents.update(agent_id, changes)
     return agent_json(agent)
 
