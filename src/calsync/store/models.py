@@ -172,6 +172,8 @@ class Event(Base):
         Index(None, "account_id", "end_at"),
         Index(None, "account_id", "recurring"),
         Index(None, "account_id", "recurring_event_uid"),
+        # What changed since a version (`store.repos.busy.busy_changes`, after a write).
+        Index(None, "account_id", "change_seq"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
