@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import bench_settings, vmhwm_kib  # bench/ is on sys.path when run as a script
 from tests.fakes.google_calendar import GoogleCalendarFake
+from tests.fakes.graph_testing import weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 
 GOOGLE_CAL = "bench@example.com"
@@ -121,19 +122,7 @@ def _populate_graph(fake: MicrosoftGraphFake, events: int) -> list[str]:
             "end": at(local + timedelta(minutes=15)),
         }
         if i % SERIES_EVERY == 0:
-            body["recurrence"] = {
-                "pattern": {
-                    "type": "weekly",
-                    "interval": 1,
-                    "daysOfWeek": [local.strftime("%A").lower()],
-                    "firstDayOfWeek": "monday",
-                },
-                "range": {
-                    "type": "numbered",
-                    "startDate": local.date().isoformat(),
-                    "numberOfOccurrences": OCCURRENCES,
-                },
-            }
+            body["recurrence"] = weekly(local, OCCURRENCES)
         ids.append(fake.put_event(fake.default_calendar_id, body))
     return ids
 

@@ -115,7 +115,7 @@ def event_body(
     }
 
 
-def weekly(start: datetime, count: int) -> dict[str, Any]:
+def weekly(start: datetime, count: int, first_day: str = "monday") -> dict[str, Any]:
     """A ``patternedRecurrence``: weekly on ``start``'s weekday, ``count`` times from its
     date. Both are read off ``start`` as given: pass it in the event's own zone."""
     return {
@@ -123,7 +123,7 @@ def weekly(start: datetime, count: int) -> dict[str, Any]:
             "type": "weekly",
             "interval": 1,
             "daysOfWeek": [start.strftime("%A").lower()],
-            "firstDayOfWeek": "monday",
+            "firstDayOfWeek": first_day,
         },
         "range": {
             "type": "numbered",

@@ -19,7 +19,7 @@ from calsync.providers.memory import drop_backend, get_backend
 from calsync.store import Store
 from calsync.sync import SyncEngine
 from tests.fixtures.api import make_settings
-from tests.fixtures.store import content
+from tests.fixtures.store import content, memory_account
 
 #: The store, settings naming just the account, and the account.
 LeaseWorld = tuple[Store, Settings, AccountSettings]
@@ -32,14 +32,7 @@ def lease_world(store: Store, calendars: Sequence[str]) -> Iterator[LeaseWorld]:
     for calendar in calendars:
         remote = backend.ensure_calendar(calendar)
         backend.remote_upsert(remote, content(f"{calendar} event", day=1))
-    account = AccountSettings(
-        name=name,
-        provider="memory",
-        interval=None,
-        conflict="remote",
-        enabled=True,
-        options={"backend": name, "calendars": list(calendars)},
-    )
+    account = memory_account(name, list(calendars))
     base = make_settings(store.backend, "http://127.0.0.1:1", 1)
     settings = replace(base, accounts=(account,))
     settings = replace(settings, sync=replace(settings.sync, lease_ttl=timedelta(seconds=60)))

@@ -22,13 +22,12 @@ from typing import Any
 
 import httpx
 
-from calsync.config import AccountSettings
 from calsync.providers import registry
 from calsync.providers.base import Provider, SyncWindow
 from calsync.providers.memory import drop_backend, get_backend
 from calsync.sync import AccountSyncReport, SyncEngine
 from tests.fixtures.api import ApiServer, create_app_calendar
-from tests.fixtures.store import content
+from tests.fixtures.store import content, memory_account
 
 
 @dataclass
@@ -76,14 +75,7 @@ def run_listing_with_writes(
     base = datetime(2027, 1, 4, 8, tzinfo=UTC)
     for i in range(events):
         backend.remote_upsert(remote, content(f"remote {i}", day=i % 300, hours=1))
-    account = AccountSettings(
-        name=name,
-        provider="memory",
-        interval=None,
-        conflict="remote",
-        enabled=True,
-        options={"backend": name, "calendars": ["Big"], "page_size": 100},
-    )
+    account = memory_account(name, ["Big"], page_size=100)
     settings = replace(server.settings, accounts=(account,))
     started, done = threading.Event(), threading.Event()
     providers: list[_PausingProvider] = []

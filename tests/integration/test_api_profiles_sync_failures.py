@@ -23,6 +23,7 @@ from calsync.store import CalendarRecord
 from calsync.store.repos.tokens import ACCESS
 from calsync.sync import SyncEngine
 from tests.fixtures.api import CLIENT_SECRET, ApiServer, cronofy_client, get
+from tests.fixtures.store import memory_account
 
 #: /metrics is an operator endpoint: the API client secret is its bearer token.
 OPERATOR = {"Authorization": f"Bearer {CLIENT_SECRET}"}
@@ -69,14 +70,7 @@ class SyncedAccount:
 def synced(api_server: ApiServer) -> Iterator[SyncedAccount]:
     name = f"acct-{uuid.uuid4().hex[:12]}"
     drop_backend(name)
-    account = AccountSettings(
-        name=name,
-        provider="memory",
-        interval=None,
-        conflict="remote",
-        enabled=True,
-        options={"backend": name, "calendars": ["Work", "Home"], "page_size": 50},
-    )
+    account = memory_account(name, ["Work", "Home"], page_size=50)
     settings = replace(api_server.settings, accounts=(account,))
     holder: list[SyncedAccount] = []
     engine = SyncEngine(api_server.store, settings, clock=lambda: holder[0].now)

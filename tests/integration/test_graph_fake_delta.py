@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.fakes.graph_testing import event_body, graph_client, graph_fake, soon, when
+from tests.fakes.graph_testing import event_body, graph_client, graph_fake, soon, weekly, when
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 
 __all__ = ["graph_fake"]
@@ -75,19 +75,7 @@ def weekly_body(start: datetime, count: int) -> dict[str, Any]:
         "Weekly",
         start,
         30,
-        recurrence={
-            "pattern": {
-                "type": "weekly",
-                "interval": 1,
-                "daysOfWeek": [start.strftime("%A").lower()],
-                "firstDayOfWeek": "sunday",
-            },
-            "range": {
-                "type": "numbered",
-                "startDate": start.date().isoformat(),
-                "numberOfOccurrences": count,
-            },
-        },
+        recurrence=weekly(start, count, first_day="sunday"),
     )
 
 

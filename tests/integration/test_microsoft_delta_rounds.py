@@ -14,13 +14,12 @@ that carry the master's new etag.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from calsync.providers import _graph_delta
 from calsync.sync import SyncEngine
-from tests.fakes.graph_testing import event_body
+from tests.fakes.graph_testing import event_body, weekly
 from tests.fakes.microsoft_graph import MicrosoftGraphFake
 from tests.fixtures.e2e import BOTH_BACKENDS
 from tests.fixtures.e2e_microsoft import MicrosoftE2E, microsoft_e2e
@@ -33,15 +32,6 @@ WEEK = [SOON + timedelta(days=7 * n) for n in range(5)]
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def weekly(start: datetime, count: int) -> dict[str, Any]:
-    return {
-        "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()],
-                    "firstDayOfWeek": "monday"},
-        "range": {"type": "numbered", "startDate": start.date().isoformat(),
-                  "numberOfOccurrences": count},
-    }  # fmt: skip
 
 
 def occurrence_at(fake: MicrosoftGraphFake, master: str, start: datetime) -> str:

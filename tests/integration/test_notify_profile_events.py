@@ -18,7 +18,7 @@ import pycronofy
 import pytest
 import standardwebhooks
 
-from calsync.config import AccountSettings, Settings
+from calsync.config import Settings
 from calsync.errors import CredentialsInvalid, TransientProviderError
 from calsync.model import EventContent
 from calsync.notify.channels import create_channel
@@ -28,7 +28,7 @@ from calsync.providers.memory import MemoryBackend, drop_backend, get_backend
 from calsync.store import AccountRecord, ProfileRecord, Store
 from calsync.sync import PROFILE_DISCONNECTED, PROFILE_INITIAL_SYNC_COMPLETED, SyncEngine
 from tests.fixtures.api import CLIENT_ID, CLIENT_SECRET, make_settings
-from tests.fixtures.store import BASE_TIME
+from tests.fixtures.store import BASE_TIME, memory_account
 from tests.integration.notify_receiver import Received, Receiver, running_receiver
 
 FAST = RetryPolicy(schedule=[timedelta(milliseconds=50)] * 3, jitter=0.0)
@@ -52,14 +52,7 @@ class World:
             self.backend.remote_upsert(
                 work, EventContent(summary=f"W{day}", start=start, end=start + timedelta(hours=1))
             )
-        self.account = AccountSettings(
-            name=self.name,
-            provider="memory",
-            interval=None,
-            conflict="remote",
-            enabled=True,
-            options={"backend": self.name, "calendars": ["Work", "Home"], "page_size": 3},
-        )
+        self.account = memory_account(self.name, ["Work", "Home"], page_size=3)
         base: Settings = make_settings(store.backend, "http://127.0.0.1:1", 1)
         self.settings = replace(base, accounts=(self.account,))
         self.engine = SyncEngine(store, self.settings)

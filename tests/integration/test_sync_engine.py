@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pytest
 
-from calsync.config import AccountSettings, Settings
+from calsync.config import Settings
 from calsync.errors import CredentialsInvalid, RateLimited
 from calsync.model import EventContent, RemoteCalendar, RemoteEvent
 from calsync.providers import registry
@@ -27,6 +27,7 @@ from calsync.store import CalendarRecord, EventRecord, Store
 from calsync.sync import PROFILE_DISCONNECTED, AccountSyncReport, Backoff, SyncEngine
 from calsync.sync.etags import split_stored
 from tests.fixtures.api import make_settings
+from tests.fixtures.store import memory_account
 
 BASE = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
@@ -62,14 +63,7 @@ class SyncHarness:
         drop_backend(self.name)
         self.backend: MemoryBackend = get_backend(self.name)
         self.cal_remote_id = self.backend.ensure_calendar("Work")
-        self.account = AccountSettings(
-            name=self.name,
-            provider="memory",
-            interval=None,
-            conflict=conflict,
-            enabled=True,
-            options={"backend": self.name, "calendars": ["Work"], "page_size": 3},
-        )
+        self.account = memory_account(self.name, ["Work"], page_size=3, conflict=conflict)
         base: Settings = make_settings(store.backend, "http://127.0.0.1:1", 1)
         self.settings = replace(base, accounts=(self.account,))
         self.clock = Clock()

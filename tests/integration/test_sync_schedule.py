@@ -21,6 +21,7 @@ from calsync.providers.memory import MemoryBackend, drop_backend, get_backend
 from calsync.store import Store
 from calsync.sync import SyncEngine
 from tests.fixtures.api import make_settings
+from tests.fixtures.store import memory_account as store_memory_account
 
 #: APScheduler computes run times from float timestamps: allow for their rounding.
 EPSILON = timedelta(milliseconds=1)
@@ -29,14 +30,7 @@ EPSILON = timedelta(milliseconds=1)
 def memory_account(
     name: str, *, interval: timedelta | None = None, enabled: bool = True
 ) -> AccountSettings:
-    return AccountSettings(
-        name=name,
-        provider="memory",
-        interval=interval,
-        conflict="remote",
-        enabled=enabled,
-        options={"backend": name, "calendars": ["Work"], "page_size": 50},
-    )
+    return store_memory_account(name, ["Work"], page_size=50, interval=interval, enabled=enabled)
 
 
 class Clock:

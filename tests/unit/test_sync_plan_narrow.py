@@ -22,6 +22,7 @@ from calsync.sync.actions import (
 )
 from calsync.sync.planner import plan_listing_end
 from calsync.sync.state import ListingEnd, PendingOp, mentioned
+from tests.unit.plan_scenarios import complete_end
 
 START = datetime(2026, 6, 1, 9, tzinfo=UTC)
 REMOTE_IDS = [f"r{i}" for i in range(12)]
@@ -158,14 +159,7 @@ def test_a_listing_ends_like_one_planned_whole(
         changed=tuple(listed), cursor="c", full_listing=True, from_scratch=True, final=True
     )
     whole = [a for a in plan(state, pulled, policy) if not isinstance(a, UpsertFromRemote)]
-    end = ListingEnd(
-        listed=frozenset(e.remote_id for e in listed),
-        deleted=frozenset(),
-        full_listing=True,
-        cursor="c",
-        live_before=state.live_count(),
-        tombstoned=0,
-    )
+    end = complete_end(state, (e.remote_id for e in listed))
     assert plan_listing_end(state, end, policy) == whole
 
 

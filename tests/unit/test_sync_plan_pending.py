@@ -20,7 +20,8 @@ from calsync.sync.actions import (
     TombstoneFromRemote,
 )
 from calsync.sync.planner import plan_listing_end
-from calsync.sync.state import ConflictPolicy, ListingEnd
+from calsync.sync.state import ConflictPolicy
+from tests.unit.plan_scenarios import complete_end
 
 START = datetime(2026, 6, 1, 9, tzinfo=UTC)
 FINGERPRINT = EventContent(summary="a", start=START, end=START + timedelta(hours=1)).fingerprint()
@@ -31,14 +32,7 @@ def complete_listing(
     state: CalendarState, policy: SyncPolicy, listed: tuple[RemoteEvent, ...], paged: bool
 ) -> list[Action]:
     if paged:
-        end = ListingEnd(
-            listed=frozenset(e.remote_id for e in listed),
-            deleted=frozenset(),
-            full_listing=True,
-            cursor="c",
-            live_before=state.live_count(),
-            tombstoned=0,
-        )
+        end = complete_end(state, (e.remote_id for e in listed))
         return plan_listing_end(state, end, policy)
     pulled = Pulled(changed=listed, cursor="c", full_listing=True, final=True)
     return plan(state, pulled, policy)

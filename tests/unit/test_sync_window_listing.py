@@ -16,7 +16,7 @@ from calsync.sync import CalendarState, EventState, Pulled, SyncPolicy, plan
 from calsync.sync.actions import TombstoneFromRemote
 from calsync.sync.planner import plan_listing_end
 from calsync.sync.spans import reaches
-from calsync.sync.state import ListingEnd
+from tests.unit.plan_scenarios import complete_end
 
 BASE = datetime(2026, 12, 1, tzinfo=UTC)
 WINDOW = SyncWindow(BASE, BASE + timedelta(days=30))
@@ -73,15 +73,7 @@ def test_a_windowed_listing_tombstones_only_what_reaches_the_window(
     }
     state = CalendarState(tuple(e for e, _ in stored))
     # Listed events are named by id only here; what matters is which ones are absent.
-    end = ListingEnd(
-        listed=frozenset(listed) | {"other"},
-        deleted=frozenset(),
-        full_listing=True,
-        cursor="c",
-        live_before=len(stored),
-        tombstoned=0,
-        window=WINDOW,
-    )
+    end = complete_end(state, listed | {"other"}, live_before=len(stored), window=WINDOW)
     tombstoned = {
         a.remote_id
         for a in plan_listing_end(state, end, POLICY)
